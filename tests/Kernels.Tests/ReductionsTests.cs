@@ -175,7 +175,7 @@ public sealed class ReductionsTests
         for (int o = 0; o < 2; o++) for (int k = 0; k < 3; k++) for (int j = 0; j < 4; j++)
             Assert.Equal(idx[o * 4 + j] == k ? dy[o * 4 + j] : 0f, mx[(o * 3 + k) * 4 + j]);
 
-        var whole = Reductions.SumBackward(Tensor.Scalar(3f), shape, 0.5f);
+        var whole = Reductions.SumAllBackward(Tensor.Scalar(3f), shape, 0.5f);
         Assert.Equal(shape, whole.ShapeArray());
         Assert.All(whole.ToArray(), v => Assert.Equal(1.5f, v));
     }

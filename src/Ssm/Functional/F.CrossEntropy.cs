@@ -18,7 +18,13 @@ public static partial class F
         var mode = Kernels.CrossEntropy.ParseReduction(reduction);
         var xd = logits.Data;
         var result = Kernels.CrossEntropy.Forward(xd, targets, ignoreIndex, mode, labelSmoothing);
-        return Autograd.Record(result.Loss, "CrossEntropy", new[] { logits },
+        var loss = Autograd.Record(result.Loss, "CrossEntropy", new[] { logits },
             g => new Tensor?[] { Kernels.CrossEntropy.Backward(xd, targets, result, g) });
+        if (!loss.RequiresGrad)
+        {
+            result.LogSumExp.Dispose();
+            result.ValidCount.Dispose();
+        }
+        return loss;
     }
 }

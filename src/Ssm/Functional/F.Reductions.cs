@@ -10,7 +10,7 @@ public static partial class F
     {
         var shape = x.Data.ShapeArray();
         return Autograd.Record(Reductions.Sum(x.Data), "Sum", new[] { x },
-            g => new Tensor?[] { Reductions.SumBackward(g, shape) });
+            g => new Tensor?[] { Reductions.SumAllBackward(g, shape) });
     }
 
     /// <summary>Σ over dimension <paramref name="dim"/> (negative counts from the end); <paramref name="keepDim"/> keeps it with size 1.</summary>
@@ -26,7 +26,7 @@ public static partial class F
     {
         var shape = x.Data.ShapeArray();
         return Autograd.Record(Reductions.Mean(x.Data), "Mean", new[] { x },
-            g => new Tensor?[] { Reductions.SumBackward(g, shape, 1f / Shapes.Numel(shape)) });
+            g => new Tensor?[] { Reductions.SumAllBackward(g, shape, 1f / Shapes.Numel(shape)) });
     }
 
     /// <summary>Mean over dimension <paramref name="dim"/> (negative counts from the end); <paramref name="keepDim"/> keeps it with size 1.</summary>

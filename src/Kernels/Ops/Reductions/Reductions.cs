@@ -3,7 +3,7 @@ namespace Ssm.Kernels;
 /// <summary>
 /// Reductions: Sum, Mean and Max (values and int32 argmax) over one dimension (negative dims count from the end,
 /// optionally keeping it with size 1), whole-tensor Sum and Mean (shape []), and the backward kernels the autograd
-/// wrappers need (<see cref="SumBackward(Tensor, ReadOnlySpan{int}, int, float)"/> broadcasts the upstream gradient back
+/// wrappers need (<see cref="SumBackward"/> and <see cref="SumAllBackward"/> broadcast the upstream gradient back
 /// over the reduced dimension, <see cref="MaxBackward"/> scatters it to the argmax).
 /// A reduction over dim d views x as [outer, n, inner] (outer = Π sizes before d, n = size of d, inner = Π sizes after d).
 /// CPU: TensorPrimitives over rows, parallel over outer rows (or over inner column chunks); ILGPU: one group per output
@@ -63,13 +63,14 @@ public static class Reductions
     }
 
     /// <summary>Backward of the whole-tensor <see cref="Sum(Tensor)"/> (scale 1) and <see cref="Mean(Tensor)"/> (scale 1/numel): dx = scale·dy everywhere.</summary>
-    public static Tensor SumBackward(Tensor dy, ReadOnlySpan<int> inputShape, float scale = 1f)
+    public static Tensor SumAllBackward(Tensor dy, ReadOnlySpan<int> inputShape, float scale = 1f)
     {
-        const string op = "Reductions.SumBackward";
+        const string op = "Reductions.SumAllBackward";
         Guard.DType(op, dy, "dy", DType.Float32);
         Guard.That(dy.Length == 1, op, nameof(dy), $"dy has shape {Shapes.Format(dy.Shape)}, expected one element (the gradient of a whole-tensor sum).");
-        int n = Shapes.Numel(inputShape);
-        return SumBackward(dy.Reshape(1), new[] { n }, 0, scale).Reshape(inputShape.ToArray());
+        using var flatDy = dy.Reshape(1);
+        using var flatDx = SumBackward(flatDy, new[] { Shapes.Numel(inputShape) }, 0, scale);
+        return flatDx.Reshape(inputShape.ToArray());
     }
 
     /// <summary>
