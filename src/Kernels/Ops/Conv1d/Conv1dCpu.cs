@@ -96,17 +96,18 @@ internal static class Conv1dCpu
         // dpre = dy ⊙ SiLU′(pre) with pre recomputed, or dy itself.
         float[] dpre = dy.Data;
         int dpo = dy.Offset;
-        if (s.Silu != 0)
+        using var siluGrad = s.Silu != 0 ? Tensor.Empty(dy.Shape, DType.Float32, dy.Device) : null;
+        if (siluGrad is not null)
         {
             var biasArr = bias?.Span.ToArray();
-            float[] dya = dy.Data, buf = new float[rows * c];
-            int dyo = dy.Offset;
+            float[] dya = dy.Data, buf = siluGrad.Data;
+            int dyo = dy.Offset, bo = siluGrad.Offset;
             CpuParallel.For(rows, RowsPerChunk(s), (r0, r1) =>
             {
                 float[] sig = new float[c], u = new float[c];
                 for (int r = r0; r < r1; r++)
                 {
-                    var pre = new Span<float>(buf, r * c, c);
+                    var pre = new Span<float>(buf, bo + r * c, c);
                     PreActivation(src, taps, biasArr, s, r / s.Length, r % s.Length, pre);
                     TensorPrimitives.Sigmoid(pre, sig);                  // SiLU′(p) = σ(p)(1 + p(1 − σ(p)))
                     TensorPrimitives.Subtract(1f, sig, u);
@@ -116,7 +117,7 @@ internal static class Conv1dCpu
                 }
             });
             dpre = buf;
-            dpo = 0;
+            dpo = bo;
         }
 
         int parts = Math.Max(1, Math.Min(CpuDevice.Threads, rows / RowsPerChunk(s)));
