@@ -39,7 +39,7 @@ public static class Norms
     public static NormOutput LayerNorm(Tensor x, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
     {
         const string op = "Norms.LayerNorm";
-        var spec = Check(op, x, null, weight, bias, x.Rank == 0 ? 1 : x.Size(-1), eps, center: true);
+        var spec = Check(op, x, null, weight, bias, null, eps, center: true);
         return Forward(spec, x, null, weight, bias);
     }
 
@@ -52,7 +52,7 @@ public static class Norms
         bool inputGrad = true, bool weightGrad = true, bool biasGrad = true)
     {
         const string op = "Norms.LayerNormBackward";
-        var spec = Check(op, x, null, weight, null, x.Rank == 0 ? 1 : x.Size(-1), 0f, center: true);
+        var spec = Check(op, x, null, weight, null, null, 0f, center: true);
         CheckStats(op, spec, x, dy, mean, rstd);
         return Backward(spec, dy, x, null, weight, mean, rstd, inputGrad, weightGrad && weight is not null, biasGrad);
     }
@@ -62,7 +62,7 @@ public static class Norms
     {
         const string op = "Norms.RmsNorm";
         ArgumentNullException.ThrowIfNull(weight);
-        var spec = Check(op, x, null, weight, null, x.Rank == 0 ? 1 : x.Size(-1), eps, center: false);
+        var spec = Check(op, x, null, weight, null, null, eps, center: false);
         return Forward(spec, x, null, weight, null);
     }
 
@@ -72,7 +72,7 @@ public static class Norms
     {
         const string op = "Norms.RmsNormBackward";
         ArgumentNullException.ThrowIfNull(weight);
-        var spec = Check(op, x, null, weight, null, x.Rank == 0 ? 1 : x.Size(-1), 0f, center: false);
+        var spec = Check(op, x, null, weight, null, null, 0f, center: false);
         CheckStats(op, spec, x, dy, null, rstd);
         return Backward(spec, dy, x, null, weight, null, rstd, inputGrad, weightGrad, false);
     }
@@ -135,7 +135,8 @@ public static class Norms
         return new NormGradients(dx, dz, dw, db);
     }
 
-    private static NormSpec Check(string op, Tensor x, Tensor? z, Tensor? weight, Tensor? bias, int groupSize, float eps, bool center)
+    /// <summary>Validates the arguments; <paramref name="groupSize"/> null means one group of D channels.</summary>
+    private static NormSpec Check(string op, Tensor x, Tensor? z, Tensor? weight, Tensor? bias, int? groupSize, float eps, bool center)
     {
         ArgumentNullException.ThrowIfNull(x);
         Guard.DType(op, x, "x", DType.Float32);
@@ -155,14 +156,15 @@ public static class Norms
             Guard.SameDevice(op, x, "x", t, name);
             Guard.Shape(op, t, name, new[] { d }, $"[D] (D = {d}, the last dimension of x)");
         }
-        if (groupSize < 1 || d % groupSize != 0)
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize,
-                $"{op}: groupSize is {groupSize}, expected a positive divisor of D = {d} (the last dimension of x).");
+        int n = groupSize ?? d;
+        if (n < 1 || d % n != 0)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), n,
+                $"{op}: groupSize is {n}, expected a positive divisor of D = {d} (the last dimension of x).");
         if (eps < 0 || float.IsNaN(eps))
             throw new ArgumentOutOfRangeException(nameof(eps), eps, $"{op}: eps is {eps}, expected ≥ 0.");
         return new NormSpec
         {
-            Rows = x.Length / d, D = d, GroupSize = groupSize, Groups = d / groupSize, Eps = eps,
+            Rows = x.Length / d, D = d, GroupSize = n, Groups = d / n, Eps = eps,
             HasZ = z is null ? 0 : 1, HasWeight = weight is null ? 0 : 1, HasBias = bias is null ? 0 : 1, Center = center ? 1 : 0,
         };
     }
