@@ -1,0 +1,239 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Ssm.Kernels;
+
+/// <summary>
+/// Managed CPU implementation of <see cref="Fft"/>, one row per task (Parallel.For over rows).
+/// Power-of-two real length n = 2m: the real row is read as m complex values z_j = x_{2j} + i·x_{2j+1}, transformed by
+/// an in-place radix-2 decimation-in-frequency FFT (natural order in, bit-reversed out; Gentleman–Sande), and split
+/// into the spectrum by X_k = E_k + W_n^k·O_k with E_k = (Z_k + conj Z_{m−k})/2, O_k = (Z_k − conj Z_{m−k})/(2i)
+/// (Numerical Recipes §12.3). The inverse runs the same steps backwards with a decimation-in-time FFT (bit-reversed in,
+/// natural out). Other lengths: Bluestein's chirp-z transform (<see cref="BluesteinPlan"/>) as a complex DFT of
+/// length n. Stages with half-span ≥ 8 use Vector256 over split re/im arrays.
+/// </summary>
+internal static class FftCpu
+{
+    /// <summary>Per-worker scratch: split real/imaginary arrays of the complex transform length.</summary>
+    internal sealed class Scratch(int n)
+    {
+        public readonly float[] Re = new float[Length(n)], Im = new float[Length(n)];
+
+        private static int Length(int n) => IsPow2Real(n) ? n / 2 : BluesteinPlan.Get(n).M;
+    }
+
+    /// <summary>True when length n uses the radix-2 real path (n a power of two ≥ 2); other lengths use Bluestein.</summary>
+    internal static bool IsPow2Real(int n) => n >= 2 && BitOperations.IsPow2(n);
+
+    public static void Rfft(Tensor x, Tensor y, int n, float edge, float mid)
+    {
+        int len = x.Size(-1), bins = n / 2 + 1, rows = y.Length / (2 * bins);
+        float[] xa = x.Data, ya = y.Data;
+        int xo = x.Offset, yo = y.Offset;
+        CpuParallel.For(rows, Math.Max(1, 8192 / n), (s, e) =>
+        {
+            var scratch = new Scratch(n);
+            for (int r = s; r < e; r++)
+                RfftRow(new ReadOnlySpan<float>(xa, xo + r * len, len), n, new Span<float>(ya, yo + r * 2 * bins, 2 * bins), edge, mid, scratch);
+        });
+    }
+
+    public static void Irfft(Tensor spectrum, Tensor y, int n, float edge, float mid)
+    {
+        int bins = spectrum.Size(-2), rows = y.Length / n;
+        float[] xa = spectrum.Data, ya = y.Data;
+        int xo = spectrum.Offset, yo = y.Offset;
+        CpuParallel.For(rows, Math.Max(1, 8192 / n), (s, e) =>
+        {
+            var scratch = new Scratch(n);
+            for (int r = s; r < e; r++)
+                IrfftRow(new ReadOnlySpan<float>(xa, xo + r * 2 * bins, 2 * bins), n, new Span<float>(ya, yo + r * n, n), edge, mid, scratch);
+        });
+    }
+
+    /// <summary>
+    /// bins[k] = s_k · Σ_{t&lt;n} x_t e^{−2πikt/n} for k ≤ n/2 (interleaved re, im), x zero-padded or truncated to n;
+    /// s_k = <paramref name="edge"/> for k = 0 and k = n/2 (n even), <paramref name="mid"/> otherwise.
+    /// </summary>
+    internal static void RfftRow(ReadOnlySpan<float> x, int n, Span<float> bins, float edge, float mid, Scratch scratch)
+    {
+        float[] re = scratch.Re, im = scratch.Im;
+        int lim = Math.Min(x.Length, n);
+        if (IsPow2Real(n))
+        {
+            int m = n / 2, bits = BitOperations.Log2((uint)m);
+            var tw = FftTwiddles.Get(n);
+            for (int j = 0; j < m; j++)
+            {
+                re[j] = 2 * j < lim ? x[2 * j] : 0f;
+                im[j] = 2 * j + 1 < lim ? x[2 * j + 1] : 0f;
+            }
+            Dif(re, im, m, tw);
+            for (int k = 0; k <= m / 2; k++)
+            {
+                int a = FftMath.Rev(k, bits), b = FftMath.Rev((m - k) & (m - 1), bits);
+                FftMath.Post(re[a], im[a], re[b], im[b], tw.Re[m + k], tw.Im[m + k], out float xr, out float xi, out float yr, out float yi);
+                float s = k == 0 ? edge : mid; // bins 0 and m are the edges; k ≤ m/2 < m − k otherwise
+                bins[2 * k] = xr * s; bins[2 * k + 1] = xi * s;
+                bins[2 * (m - k)] = yr * s; bins[2 * (m - k) + 1] = yi * s;
+            }
+            return;
+        }
+        var plan = BluesteinPlan.Get(n);
+        for (int j = 0; j < n; j++)
+        {
+            float v = j < lim ? x[j] : 0f;
+            re[j] = v * plan.ChirpRe[j];
+            im[j] = v * plan.ChirpIm[j];
+        }
+        Convolve(plan, re, im);
+        for (int k = 0; k <= n / 2; k++)
+        {
+            float s = k == 0 || 2 * k == n ? edge : mid;
+            float wr = plan.ChirpRe[k], wi = plan.ChirpIm[k];
+            bins[2 * k] = (re[k] * wr - im[k] * wi) * s;
+            bins[2 * k + 1] = (re[k] * wi + im[k] * wr) * s;
+        }
+    }
+
+    /// <summary>
+    /// y_t = (1/n)·Σ_{k&lt;n} X'_k e^{2πikt/n} for t &lt; y.Length ≤ n, where X'_k = s_k·bins[k] for k ≤ n/2 (missing bins
+    /// are zero, the imaginary parts of bin 0 and of bin n/2 for even n are ignored), extended Hermitian
+    /// (X'_{n−k} = conj X'_k); s_k as in <see cref="RfftRow"/>.
+    /// </summary>
+    internal static void IrfftRow(ReadOnlySpan<float> bins, int n, Span<float> y, float edge, float mid, Scratch scratch)
+    {
+        float[] re = scratch.Re, im = scratch.Im;
+        int count = bins.Length / 2;
+        if (IsPow2Real(n))
+        {
+            int m = n / 2, bits = BitOperations.Log2((uint)m);
+            var tw = FftTwiddles.Get(n);
+            for (int k = 0; k <= m / 2; k++)
+            {
+                int q = m - k;
+                float s = k == 0 ? edge : mid; // k = 0 pairs the edge bins 0 and m, whose imaginary parts are ignored
+                float pr = k < count ? bins[2 * k] * s : 0f, pi = k < count && k != 0 ? bins[2 * k + 1] * s : 0f;
+                float qr = q < count ? bins[2 * q] * s : 0f, qi = q < count && k != 0 ? bins[2 * q + 1] * s : 0f;
+                FftMath.Pre(pr, pi, qr, qi, tw.Re[m + k], tw.Im[m + k], out float zr, out float zi, out float vr, out float vi);
+                int a = FftMath.Rev(k, bits);
+                re[a] = zr; im[a] = zi;
+                if (k != 0)
+                {
+                    int b = FftMath.Rev(q, bits);
+                    re[b] = vr; im[b] = vi;
+                }
+            }
+            Dit(re, im, m, tw);
+            float scale = 1f / m;
+            for (int t = 0; t < y.Length; t++)
+                y[t] = ((t & 1) == 0 ? re[t >> 1] : im[t >> 1]) * scale;
+            return;
+        }
+        var plan = BluesteinPlan.Get(n);
+        for (int j = 0; j < n; j++)
+        {
+            // conj(Y_j) for the Hermitian extension Y of the bins: IDFT(Y) = conj(DFT(conj Y)) / n.
+            int k = 2 * j <= n ? j : n - j;
+            float s = k == 0 || 2 * k == n ? edge : mid;
+            float yr = k < count ? bins[2 * k] * s : 0f;
+            float yi = k < count && k != 0 && 2 * k != n ? bins[2 * k + 1] * s : 0f;
+            if (k != j) yi = -yi;
+            float cr = plan.ChirpRe[j], ci = plan.ChirpIm[j];
+            re[j] = yr * cr + yi * ci;   // conj(Y)·w
+            im[j] = yr * ci - yi * cr;
+        }
+        Convolve(plan, re, im);
+        float inv = 1f / n;
+        for (int t = 0; t < y.Length; t++)
+            y[t] = (re[t] * plan.ChirpRe[t] - im[t] * plan.ChirpIm[t]) * inv;
+    }
+
+    /// <summary>Bluestein core: re/im hold x_j·w_j (j &lt; N); on return, c = (x·w) ⊛ conj w (circular, length M).</summary>
+    private static void Convolve(BluesteinPlan plan, float[] re, float[] im)
+    {
+        int n = plan.N, size = plan.M;
+        Array.Clear(re, n, size - n);
+        Array.Clear(im, n, size - n);
+        Dif(re, im, size, plan.Twiddles);
+        float[] fr = plan.FilterRe, fi = plan.FilterIm;
+        for (int k = 0; k < size; k++)
+        {
+            float ar = re[k], ai = im[k];
+            re[k] = ar * fr[k] - ai * fi[k];
+            im[k] = ar * fi[k] + ai * fr[k];
+        }
+        Dit(re, im, size, plan.Twiddles);
+    }
+
+    /// <summary>In-place radix-2 DIF forward FFT of length <paramref name="size"/>: natural order in, bit-reversed out.</summary>
+    internal static void Dif(float[] re, float[] im, int size, FftTwiddles tw)
+    {
+        float[] wr = tw.Re, wi = tw.Im;
+        for (int h = size >> 1; h >= 1; h >>= 1)
+        {
+            for (int s = 0; s < size; s += 2 * h)
+            {
+                int j = 0;
+                if (h >= Vector256<float>.Count && Vector256.IsHardwareAccelerated)
+                    for (; j < h; j += Vector256<float>.Count)
+                    {
+                        int a = s + j, b = a + h;
+                        Vector256<float> ar = Load(re, a), ai = Load(im, a), br = Load(re, b), bi = Load(im, b);
+                        Vector256<float> cr = Load(wr, h + j), ci = Load(wi, h + j);
+                        Vector256<float> dr = ar - br, di = ai - bi;
+                        Store(ar + br, re, a); Store(ai + bi, im, a);
+                        Store(dr * cr - di * ci, re, b); Store(dr * ci + di * cr, im, b);
+                    }
+                for (; j < h; j++)
+                {
+                    int a = s + j, b = a + h;
+                    float ar = re[a], ai = im[a], br = re[b], bi = im[b], cr = wr[h + j], ci = wi[h + j];
+                    float dr = ar - br, di = ai - bi;
+                    re[a] = ar + br; im[a] = ai + bi;
+                    re[b] = dr * cr - di * ci; im[b] = dr * ci + di * cr;
+                }
+            }
+        }
+    }
+
+    /// <summary>In-place radix-2 DIT inverse FFT (unnormalized, conjugate twiddles): bit-reversed order in, natural out.</summary>
+    internal static void Dit(float[] re, float[] im, int size, FftTwiddles tw)
+    {
+        float[] wr = tw.Re, wi = tw.Im;
+        for (int h = 1; h < size; h <<= 1)
+        {
+            for (int s = 0; s < size; s += 2 * h)
+            {
+                int j = 0;
+                if (h >= Vector256<float>.Count && Vector256.IsHardwareAccelerated)
+                    for (; j < h; j += Vector256<float>.Count)
+                    {
+                        int a = s + j, b = a + h;
+                        Vector256<float> ar = Load(re, a), ai = Load(im, a), br = Load(re, b), bi = Load(im, b);
+                        Vector256<float> cr = Load(wr, h + j), ci = Load(wi, h + j);
+                        Vector256<float> tr = br * cr + bi * ci, ti = bi * cr - br * ci;
+                        Store(ar + tr, re, a); Store(ai + ti, im, a);
+                        Store(ar - tr, re, b); Store(ai - ti, im, b);
+                    }
+                for (; j < h; j++)
+                {
+                    int a = s + j, b = a + h;
+                    float br = re[b], bi = im[b], cr = wr[h + j], ci = wi[h + j];
+                    float tr = br * cr + bi * ci, ti = bi * cr - br * ci;
+                    float ar = re[a], ai = im[a];
+                    re[a] = ar + tr; im[a] = ai + ti;
+                    re[b] = ar - tr; im[b] = ai - ti;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load(float[] a, int i) => Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(a), (nuint)i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> v, float[] a, int i) => v.StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(a), (nuint)i);
+}
