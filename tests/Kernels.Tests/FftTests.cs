@@ -166,6 +166,71 @@ public sealed class FftTests
         Assert.Equal(new float[] { 0, 0, 0, 0 }, Fft.Irfft(Tensor.Zeros(new[] { 0, 2 }), 4).ToArray());
     }
 
+    public static TheoryData<string, int> GpuCases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var shape in new[] { "w4x4", "w2x8" })
+            foreach (var n in new[] { 1, 2, 3, 8, 12, 17, 64, 100 })
+                data.Add(shape, n);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(GpuCases))]
+    public void IlgpuRfftAndIrfftMatchDoubleDft(string shape, int n)
+    {
+        var dev = TestDevices.Get(shape);
+        int bins = n / 2 + 1;
+        var x = Data.Normal(3 * n, n);
+        var y = Fft.Rfft(Tensor.From(x, new[] { 3, n }, dev));
+        Assert.Equal(new[] { 3, bins, 2 }, y.ShapeArray());
+        AssertNear(NaiveRfft(x, 3, n, n), y.ToArray(), Tolerance(n), $"ilgpu rfft n={n}");
+        var spec = Data.Normal(2 * bins * 2, 100 + n);
+        AssertNear(NaiveIrfft(spec, 2, bins, n), Fft.Irfft(Tensor.From(spec, new[] { 2, bins, 2 }, dev), n).ToArray(), Tolerance(n), $"ilgpu irfft n={n}");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Shapes), MemberType = typeof(TestDevices))]
+    public void IlgpuGlobalMemoryPassesMatchDoubleDft(string shape)
+    {
+        // Shared-memory blocks of 4 complex values force global radix-2 stages: n = 64 (m = 32: 3 global stages),
+        // Bluestein n = 17 (M = 64), and padding/truncation.
+        var dev = TestDevices.Get(shape);
+        FftGpu.SharedLimitOverride = 4;
+        try
+        {
+            foreach (var (len, n) in new[] { (64, 64), (17, 17), (50, 64), (70, 64), (10, 17) })
+            {
+                int bins = n / 2 + 1;
+                var x = Data.Normal(2 * len, len + n);
+                AssertNear(NaiveRfft(x, 2, len, n), Fft.Rfft(Tensor.From(x, new[] { 2, len }, dev), n).ToArray(), Tolerance(n), $"global rfft len={len} n={n}");
+                var spec = Data.Normal(2 * bins * 2, 3 * n);
+                AssertNear(NaiveIrfft(spec, 2, bins, n), Fft.Irfft(Tensor.From(spec, new[] { 2, bins, 2 }, dev), n).ToArray(), Tolerance(n), $"global irfft n={n}");
+            }
+        }
+        finally { FftGpu.SharedLimitOverride = 0; }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Shapes), MemberType = typeof(TestDevices))]
+    public void IlgpuPaddingAndBinCountsMatchCpu(string shape)
+    {
+        var dev = TestDevices.Get(shape);
+        foreach (var (len, n) in new[] { (10, 16), (40, 32), (10, 21), (40, 30) })
+        {
+            var x = Tensor.From(Data.Normal(2 * len, len * n), 2, len);
+            Close.All(Fft.Rfft(x, n), Fft.Rfft(x.To(dev), n), 1e-5, 1e-5, $"rfft len={len} n={n}");
+        }
+        foreach (var (bins, n) in new[] { (5, 16), (20, 16), (4, 15), (12, 15) })
+        {
+            var spec = Tensor.From(Data.Normal(2 * bins * 2, bins + n), 2, bins, 2);
+            Close.All(Fft.Irfft(spec, n), Fft.Irfft(spec.To(dev), n), 1e-5, 1e-6, $"irfft bins={bins} n={n}");
+            Close.All(Fft.Irfft(spec, n, n, n / 2f, "test"), Fft.Irfft(spec.To(dev), n, n, n / 2f, "test"), 1e-5, 1e-5, $"scaled irfft bins={bins} n={n}");
+            var y = Tensor.From(Data.Normal(2 * n, n), 2, n);
+            Close.All(Fft.Rfft(y, n, 1f / n, 2f / n, "test"), Fft.Rfft(y.To(dev), n, 1f / n, 2f / n, "test"), 1e-5, 1e-6, $"scaled rfft n={n}");
+        }
+    }
+
     [Fact]
     public void BadInputsThrowNamingTheArgument()
     {

@@ -40,16 +40,17 @@ internal static class FftCpu
         });
     }
 
+    /// <summary>Inverse real FFT of length n; y keeps the first y.Size(-1) ≤ n samples of each row.</summary>
     public static void Irfft(Tensor spectrum, Tensor y, int n, float edge, float mid)
     {
-        int bins = spectrum.Size(-2), rows = y.Length / n;
+        int bins = spectrum.Size(-2), outLen = y.Size(-1), rows = y.Length / outLen;
         float[] xa = spectrum.Data, ya = y.Data;
         int xo = spectrum.Offset, yo = y.Offset;
         CpuParallel.For(rows, Math.Max(1, 8192 / n), (s, e) =>
         {
             var scratch = new Scratch(n);
             for (int r = s; r < e; r++)
-                IrfftRow(new ReadOnlySpan<float>(xa, xo + r * 2 * bins, 2 * bins), n, new Span<float>(ya, yo + r * n, n), edge, mid, scratch);
+                IrfftRow(new ReadOnlySpan<float>(xa, xo + r * 2 * bins, 2 * bins), n, new Span<float>(ya, yo + r * outLen, outLen), edge, mid, scratch);
         });
     }
 
