@@ -147,10 +147,10 @@ public sealed class FftTests
         var xt = Tensor.From(x, 3, n);
         var st = Tensor.From(spec, 3, bins, 2);
         double Dot(float[] a, float[] b) => a.Zip(b, (p, q) => (double)p * q).Sum();
-        double lhs = Dot(Fft.Rfft(xt).ToArray(), spec), rhs = Dot(x, Fft.Irfft(st, n, n, n / 2f, "test").ToArray());
+        double lhs = Dot(Fft.Rfft(xt).ToArray(), spec), rhs = Dot(x, Fft.Irfft(st, n, n, n, n / 2f).ToArray());
         Assert.True(Math.Abs(lhs - rhs) <= 1e-5 * Math.Abs(lhs) + 1e-4, $"rfft adjoint: {lhs} vs {rhs}");
         lhs = Dot(Fft.Irfft(st, n).ToArray(), x);
-        rhs = Dot(spec, Fft.Rfft(xt, n, 1f / n, 2f / n, "test").ToArray());
+        rhs = Dot(spec, Fft.Rfft(xt, n, n / 2 + 1, 1f / n, 2f / n).ToArray());
         Assert.True(Math.Abs(lhs - rhs) <= 1e-5 * Math.Abs(lhs) + 1e-5, $"irfft adjoint: {lhs} vs {rhs}");
     }
 
@@ -225,9 +225,47 @@ public sealed class FftTests
         {
             var spec = Tensor.From(Data.Normal(2 * bins * 2, bins + n), 2, bins, 2);
             Close.All(Fft.Irfft(spec, n), Fft.Irfft(spec.To(dev), n), 1e-5, 1e-6, $"irfft bins={bins} n={n}");
-            Close.All(Fft.Irfft(spec, n, n, n / 2f, "test"), Fft.Irfft(spec.To(dev), n, n, n / 2f, "test"), 1e-5, 1e-5, $"scaled irfft bins={bins} n={n}");
+            Close.All(Fft.Irfft(spec, n, n, n, n / 2f), Fft.Irfft(spec.To(dev), n, n, n, n / 2f), 1e-5, 1e-5, $"scaled irfft bins={bins} n={n}");
             var y = Tensor.From(Data.Normal(2 * n, n), 2, n);
-            Close.All(Fft.Rfft(y, n, 1f / n, 2f / n, "test"), Fft.Rfft(y.To(dev), n, 1f / n, 2f / n, "test"), 1e-5, 1e-6, $"scaled rfft n={n}");
+            Close.All(Fft.Rfft(y, n, n / 2 + 1, 1f / n, 2f / n), Fft.Rfft(y.To(dev), n, n / 2 + 1, 1f / n, 2f / n), 1e-5, 1e-6, $"scaled rfft n={n}");
+        }
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("w4x4")]
+    [InlineData("w2x8")]
+    public void InternalOutputLengthsTruncateOrZeroFill(string device)
+    {
+        // The autograd backward passes ask for other output lengths than n/2+1 bins and n samples: a prefix, or the
+        // full result followed by zeros (edge imaginary parts exactly zero).
+        Device dev = device == "cpu" ? Device.Cpu : TestDevices.Get(device);
+        foreach (int n in new[] { 16, 15 })
+        {
+            int bins = n / 2 + 1;
+            var x = Tensor.From(Data.Normal(2 * n, n), new[] { 2, n }, dev);
+            var full = Fft.Rfft(x).ToArray();
+            foreach (int count in new[] { 3, bins + 4 })
+            {
+                var y = Fft.Rfft(x, n, count, 1f, 1f).ToArray();
+                var expected = new float[2 * count * 2];
+                for (int r = 0; r < 2; r++)
+                    for (int k = 0; k < Math.Min(count, bins); k++)
+                        for (int c = 0; c < 2; c++) expected[(r * count + k) * 2 + c] = full[(r * bins + k) * 2 + c];
+                Assert.Equal(0f, y[1]);
+                if (n % 2 == 0 && count > n / 2) Assert.Equal(0f, y[2 * (n / 2) + 1]);
+                Close.All(expected, y, 0, 0, $"rfft n={n} bins={count}");
+            }
+            var spec = Tensor.From(Data.Normal(2 * bins * 2, n + 1), new[] { 2, bins, 2 }, dev);
+            var inv = Fft.Irfft(spec, n).ToArray();
+            foreach (int length in new[] { 5, n + 3 })
+            {
+                var y = Fft.Irfft(spec, n, length, 1f, 1f).ToArray();
+                var expected = new float[2 * length];
+                for (int r = 0; r < 2; r++)
+                    for (int t = 0; t < Math.Min(length, n); t++) expected[r * length + t] = inv[r * n + t];
+                Close.All(expected, y, 0, 0, $"irfft n={n} length={length}");
+            }
         }
     }
 

@@ -27,9 +27,10 @@ internal static class FftCpu
     /// <summary>True when length n uses the radix-2 real path (n a power of two ≥ 2); other lengths use Bluestein.</summary>
     internal static bool IsPow2Real(int n) => n >= 2 && BitOperations.IsPow2(n);
 
+    /// <summary>Real FFT of length n; y [rows, bins, 2] receives bins k &lt; y.Size(-2) (zero beyond n/2).</summary>
     public static void Rfft(Tensor x, Tensor y, int n, float edge, float mid)
     {
-        int len = x.Size(-1), bins = n / 2 + 1, rows = y.Length / (2 * bins);
+        int len = x.Size(-1), bins = y.Size(-2), rows = y.Length / (2 * bins);
         float[] xa = x.Data, ya = y.Data;
         int xo = x.Offset, yo = y.Offset;
         CpuParallel.For(rows, Math.Max(1, 8192 / n), (s, e) =>
@@ -40,7 +41,7 @@ internal static class FftCpu
         });
     }
 
-    /// <summary>Inverse real FFT of length n; y keeps the first y.Size(-1) ≤ n samples of each row.</summary>
+    /// <summary>Inverse real FFT of length n; y receives samples t &lt; y.Size(-1) of each row (zero beyond n).</summary>
     public static void Irfft(Tensor spectrum, Tensor y, int n, float edge, float mid)
     {
         int bins = spectrum.Size(-2), outLen = y.Size(-1), rows = y.Length / outLen;
@@ -55,13 +56,15 @@ internal static class FftCpu
     }
 
     /// <summary>
-    /// bins[k] = s_k · Σ_{t&lt;n} x_t e^{−2πikt/n} for k ≤ n/2 (interleaved re, im), x zero-padded or truncated to n;
-    /// s_k = <paramref name="edge"/> for k = 0 and k = n/2 (n even), <paramref name="mid"/> otherwise.
+    /// bins[k] = s_k · Σ_{t&lt;n} x_t e^{−2πikt/n} for k ≤ n/2 (interleaved re, im; bins beyond n/2 are zero, fewer bins
+    /// are a prefix), x zero-padded or truncated to n; s_k = <paramref name="edge"/> for k = 0 and k = n/2 (n even),
+    /// <paramref name="mid"/> otherwise. The imaginary parts of the edge bins are exactly zero.
     /// </summary>
     internal static void RfftRow(ReadOnlySpan<float> x, int n, Span<float> bins, float edge, float mid, Scratch scratch)
     {
         float[] re = scratch.Re, im = scratch.Im;
-        int lim = Math.Min(x.Length, n);
+        int lim = Math.Min(x.Length, n), count = bins.Length / 2;
+        if (count > n / 2 + 1) bins[(2 * (n / 2 + 1))..].Clear();
         if (IsPow2Real(n))
         {
             int m = n / 2, bits = BitOperations.Log2((uint)m);
@@ -77,8 +80,8 @@ internal static class FftCpu
                 int a = FftMath.Rev(k, bits), b = FftMath.Rev((m - k) & (m - 1), bits);
                 FftMath.Post(re[a], im[a], re[b], im[b], tw.Re[m + k], tw.Im[m + k], out float xr, out float xi, out float yr, out float yi);
                 float s = k == 0 ? edge : mid; // bins 0 and m are the edges; k ≤ m/2 < m − k otherwise
-                bins[2 * k] = xr * s; bins[2 * k + 1] = xi * s;
-                bins[2 * (m - k)] = yr * s; bins[2 * (m - k) + 1] = yi * s;
+                if (k < count) { bins[2 * k] = xr * s; bins[2 * k + 1] = xi * s; }
+                if (m - k < count) { bins[2 * (m - k)] = yr * s; bins[2 * (m - k) + 1] = yi * s; }
             }
             return;
         }
@@ -90,17 +93,18 @@ internal static class FftCpu
             im[j] = v * plan.ChirpIm[j];
         }
         Convolve(plan, re, im);
-        for (int k = 0; k <= n / 2; k++)
+        for (int k = 0; k <= n / 2 && k < count; k++)
         {
-            float s = k == 0 || 2 * k == n ? edge : mid;
+            bool isEdge = k == 0 || 2 * k == n;
+            float s = isEdge ? edge : mid;
             float wr = plan.ChirpRe[k], wi = plan.ChirpIm[k];
             bins[2 * k] = (re[k] * wr - im[k] * wi) * s;
-            bins[2 * k + 1] = (re[k] * wi + im[k] * wr) * s;
+            bins[2 * k + 1] = isEdge ? 0f : (re[k] * wi + im[k] * wr) * s;
         }
     }
 
     /// <summary>
-    /// y_t = (1/n)·Σ_{k&lt;n} X'_k e^{2πikt/n} for t &lt; y.Length ≤ n, where X'_k = s_k·bins[k] for k ≤ n/2 (missing bins
+    /// y_t = (1/n)·Σ_{k&lt;n} X'_k e^{2πikt/n} for t &lt; y.Length (zero for t ≥ n), where X'_k = s_k·bins[k] for k ≤ n/2 (missing bins
     /// are zero, the imaginary parts of bin 0 and of bin n/2 for even n are ignored), extended Hermitian
     /// (X'_{n−k} = conj X'_k); s_k as in <see cref="RfftRow"/>.
     /// </summary>
@@ -108,6 +112,11 @@ internal static class FftCpu
     {
         float[] re = scratch.Re, im = scratch.Im;
         int count = bins.Length / 2;
+        if (y.Length > n)
+        {
+            y[n..].Clear();
+            y = y[..n];
+        }
         if (IsPow2Real(n))
         {
             int m = n / 2, bits = BitOperations.Log2((uint)m);

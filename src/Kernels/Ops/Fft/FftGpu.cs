@@ -88,14 +88,17 @@ internal static class FftGpu
         }
     }
 
-    /// <summary>Real split of pair k: Z (bit-reversed, at complex offset zo) → spectrum bins k and m−k at complex offset yo.</summary>
+    /// <summary>
+    /// Real split of pair k: Z (bit-reversed, at complex offset zo) → spectrum bins k and m−k (those below a.OutLen) at
+    /// complex offset yo.
+    /// </summary>
     internal static void PostPair(ArrayView<float> z, int zo, ArrayView<float> y, int yo, ArrayView<float> tw, int k, FftRowArgs a)
     {
         int m = a.Size, p = 2 * (zo + FftMath.Rev(k, a.Bits)), q = 2 * (zo + FftMath.Rev((m - k) & (m - 1), a.Bits));
         FftMath.Post(z[p], z[p + 1], z[q], z[q + 1], tw[2 * (m + k)], tw[2 * (m + k) + 1], out float xr, out float xi, out float vr, out float vi);
         float s = k == 0 ? a.Edge : a.Mid;
-        y[2 * (yo + k)] = xr * s; y[2 * (yo + k) + 1] = xi * s;
-        y[2 * (yo + m - k)] = vr * s; y[2 * (yo + m - k) + 1] = vi * s;
+        if (k < a.OutLen) { y[2 * (yo + k)] = xr * s; y[2 * (yo + k) + 1] = xi * s; }
+        if (m - k < a.OutLen) { y[2 * (yo + m - k)] = vr * s; y[2 * (yo + m - k) + 1] = vi * s; }
     }
 
     /// <summary>Inverse split of pair k: spectrum (a.Len bins at complex offset so) → Z_k, Z_{m−k} bit-reversed at zo.</summary>
@@ -117,7 +120,7 @@ internal static class FftGpu
 
     // ---- kernels --------------------------------------------------------------------------------------------------
 
-    /// <summary>One group per row: real row (a.Len samples, zero-padded/truncated to 2m) → spectrum (m+1 bins).</summary>
+    /// <summary>One group per row: real row (a.Len samples, zero-padded/truncated to 2m) → spectrum (a.OutLen bins).</summary>
     [GpuKernel(Grouped = true)]
     internal static void RfftRowsKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> tw, FftRowArgs a)
     {
@@ -127,10 +130,10 @@ internal static class FftGpu
         for (int t = Group.IdxX; t < 2 * m; t += Group.DimX) sh[t] = t < lim ? x[xo + t] : 0f;
         Group.Barrier();
         SharedDif(sh, m, tw);
-        for (int k = Group.IdxX; k <= m / 2; k += Group.DimX) PostPair(sh, 0, y, row * (m + 1), tw, k, a);
+        for (int k = Group.IdxX; k <= m / 2; k += Group.DimX) PostPair(sh, 0, y, row * a.OutLen, tw, k, a);
     }
 
-    /// <summary>One group per row: spectrum (a.Len bins) → real row, first a.OutLen of 2m samples, scaled 1/m.</summary>
+    /// <summary>One group per row: spectrum (a.Len bins) → real row of a.OutLen samples (the 2m outputs scaled 1/m, then zeros).</summary>
     [GpuKernel(Grouped = true)]
     internal static void IrfftRowsKernel(ArrayView<float> spec, ArrayView<float> y, ArrayView<float> tw, FftRowArgs a)
     {
@@ -141,7 +144,7 @@ internal static class FftGpu
         SharedDit(sh, m, tw);
         float scale = 1f / m;
         long yo = (long)row * a.OutLen;
-        for (int t = Group.IdxX; t < a.OutLen; t += Group.DimX) y[yo + t] = sh[t] * scale;
+        for (int t = Group.IdxX; t < a.OutLen; t += Group.DimX) y[yo + t] = t < 2 * m ? sh[t] * scale : 0f;
     }
 
     /// <summary>One group per contiguous block of <paramref name="size"/> complex values: all DIF stages in shared memory.</summary>
@@ -197,7 +200,7 @@ internal static class FftGpu
     internal static void PostKernel(Index1D i, ArrayView<float> z, ArrayView<float> y, ArrayView<float> tw, FftRowArgs a)
     {
         int pairs = a.Size / 2 + 1, row = i / pairs;
-        PostPair(z, row * a.Size, y, row * (a.Size + 1), tw, i - row * pairs, a);
+        PostPair(z, row * a.Size, y, row * a.OutLen, tw, i - row * pairs, a);
     }
 
     /// <summary>Inverse real split; one thread per pair.</summary>
@@ -208,12 +211,12 @@ internal static class FftGpu
         PrePair(spec, row * a.Len, z, row * a.Size, tw, i - row * pairs, a);
     }
 
-    /// <summary>First a.OutLen floats of each row of 2·a.Size, times <paramref name="scale"/>; one thread per output.</summary>
+    /// <summary>Rows of a.OutLen floats: a row of 2·a.Size times <paramref name="scale"/>, then zeros; one thread per output.</summary>
     [GpuKernel]
     internal static void StoreKernel(Index1D i, ArrayView<float> d, ArrayView<float> y, FftRowArgs a, float scale)
     {
         int row = i / a.OutLen, t = i - row * a.OutLen;
-        y[i] = d[2L * row * a.Size + t] * scale;
+        y[i] = t < 2 * a.Size ? d[2L * row * a.Size + t] * scale : 0f;
     }
 
     /// <summary>
@@ -256,21 +259,29 @@ internal static class FftGpu
     }
 
     /// <summary>
-    /// Bluestein store. <paramref name="real"/> = 0: bins k ≤ N/2 of w_k·c_k (scaled), one thread per (row, k);
-    /// 1: Re(w_t·c_t)/N for t &lt; a.OutLen, one thread per (row, t).
+    /// Bluestein store, one thread per output (row, k &lt; a.OutLen). <paramref name="real"/> = 0: bin k ≤ N/2 is w_k·c_k
+    /// (scaled; zero imaginary part at the edges); 1: sample t &lt; N is Re(w_t·c_t)/N. Zero beyond.
     /// </summary>
     [GpuKernel]
     internal static void ChirpStoreKernel(Index1D i, ArrayView<float> d, ArrayView<float> y, ArrayView<float> chirp, FftRowArgs a, int size, int real)
     {
         int n = a.Size, row = i / a.OutLen, k = i - row * a.OutLen;
-        long c = 2L * ((long)row * size + k);
-        float cr = d[c], ci = d[c + 1], wr = chirp[2 * k], wi = chirp[2 * k + 1];
-        if (real != 0) y[i] = (cr * wr - ci * wi) / n;
+        bool inside = real != 0 ? k < n : 2 * k <= n;
+        float vr = 0f, vi = 0f;
+        if (inside)
+        {
+            long c = 2L * ((long)row * size + k);
+            float cr = d[c], ci = d[c + 1], wr = chirp[2 * k], wi = chirp[2 * k + 1];
+            vr = cr * wr - ci * wi;
+            vi = cr * wi + ci * wr;
+        }
+        if (real != 0) y[i] = vr / n;
         else
         {
-            float s = k == 0 || 2 * k == n ? a.Edge : a.Mid;
-            y[2 * i] = (cr * wr - ci * wi) * s;
-            y[2 * i + 1] = (cr * wi + ci * wr) * s;
+            bool edge = k == 0 || 2 * k == n;
+            float s = edge ? a.Edge : a.Mid;
+            y[2 * i] = vr * s;
+            y[2 * i + 1] = edge ? 0f : vi * s;
         }
     }
 
@@ -278,13 +289,15 @@ internal static class FftGpu
 
     private static IlgpuDevice Dev(Tensor t) => (IlgpuDevice)t.Device;
 
+    /// <summary>Real FFT of length n; y [rows, bins, 2] receives bins k &lt; y.Size(-2) (zero beyond n/2).</summary>
     public static void Rfft(Tensor x, Tensor y, int n, float edge, float mid)
     {
         var dev = Dev(x);
-        int bins = n / 2 + 1, rows = y.Length / (2 * bins), len = x.Size(-1);
+        int bins = y.Size(-2), rows = y.Length / (2 * bins), len = x.Size(-1);
         if (FftCpu.IsPow2Real(n))
         {
             int m = n / 2;
+            if (bins > m + 1) y.Zero();
             var a = new FftRowArgs { Len = len, OutLen = bins, Size = m, Bits = BitOperations.Log2((uint)m), Edge = edge, Mid = mid };
             var tw = FftTwiddles.Get(n).On(dev).View;
             if (m <= SharedLimit(dev))
@@ -304,7 +317,7 @@ internal static class FftGpu
         ChirpStore(dev)(rows * bins, d.View, y.View, plan.ChirpOn(dev).View, b, plan.M, 0);
     }
 
-    /// <summary>Inverse real FFT of length n; y keeps the first y.Size(-1) ≤ n samples of each row.</summary>
+    /// <summary>Inverse real FFT of length n; y receives samples t &lt; y.Size(-1) of each row (zero beyond n).</summary>
     public static void Irfft(Tensor spectrum, Tensor y, int n, float edge, float mid)
     {
         var dev = Dev(spectrum);
