@@ -182,7 +182,8 @@ internal static class FftCpu
     internal static void Dif(float[] re, float[] im, int size, FftTwiddles tw)
     {
         float[] wr = tw.Re, wi = tw.Im;
-        for (int h = size >> 1; h >= 1; h >>= 1)
+        int last = size >= 8 ? 8 : 1; // the stages with half-span < 8 run fused per block of 8 (Dif8)
+        for (int h = size >> 1; h >= last; h >>= 1)
         {
             for (int s = 0; s < size; s += 2 * h)
             {
@@ -207,13 +208,49 @@ internal static class FftCpu
                 }
             }
         }
+        if (size >= 8)
+            for (int s = 0; s < size; s += 8) Dif8(re, im, s);
+    }
+
+    private const float SqrtHalf = 0.70710678118654752f;
+
+    /// <summary>The DIF stages with half-spans 4, 2, 1 on the block of 8 at <paramref name="s"/>, in registers.</summary>
+    private static void Dif8(float[] re, float[] im, int s)
+    {
+        // h = 4: twiddles W8^j = 1, (1 − i)/√2, −i, −(1 + i)/√2.
+        float a0r = re[s] + re[s + 4], a0i = im[s] + im[s + 4], d0r = re[s] - re[s + 4], d0i = im[s] - im[s + 4];
+        float a1r = re[s + 1] + re[s + 5], a1i = im[s + 1] + im[s + 5], d1r = re[s + 1] - re[s + 5], d1i = im[s + 1] - im[s + 5];
+        float a2r = re[s + 2] + re[s + 6], a2i = im[s + 2] + im[s + 6], d2r = re[s + 2] - re[s + 6], d2i = im[s + 2] - im[s + 6];
+        float a3r = re[s + 3] + re[s + 7], a3i = im[s + 3] + im[s + 7], d3r = re[s + 3] - re[s + 7], d3i = im[s + 3] - im[s + 7];
+        float b1r = SqrtHalf * (d1r + d1i), b1i = SqrtHalf * (d1i - d1r);
+        float b2r = d2i, b2i = -d2r;
+        float b3r = SqrtHalf * (d3i - d3r), b3i = -SqrtHalf * (d3r + d3i);
+        // h = 2 (twiddles 1, −i) and h = 1, on the halves (a0..a3) and (d0, b1, b2, b3).
+        Dif4(re, im, s, a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i);
+        Dif4(re, im, s + 4, d0r, d0i, b1r, b1i, b2r, b2i, b3r, b3i);
+    }
+
+    private static void Dif4(float[] re, float[] im, int s, float x0r, float x0i, float x1r, float x1i, float x2r, float x2i, float x3r, float x3i)
+    {
+        float e0r = x0r + x2r, e0i = x0i + x2i, e1r = x1r + x3r, e1i = x1i + x3i;
+        float f0r = x0r - x2r, f0i = x0i - x2i, f1r = x1i - x3i, f1i = x3r - x1r; // (x1 − x3)·(−i)
+        re[s] = e0r + e1r; im[s] = e0i + e1i;
+        re[s + 1] = e0r - e1r; im[s + 1] = e0i - e1i;
+        re[s + 2] = f0r + f1r; im[s + 2] = f0i + f1i;
+        re[s + 3] = f0r - f1r; im[s + 3] = f0i - f1i;
     }
 
     /// <summary>In-place radix-2 DIT inverse FFT (unnormalized, conjugate twiddles): bit-reversed order in, natural out.</summary>
     internal static void Dit(float[] re, float[] im, int size, FftTwiddles tw)
     {
         float[] wr = tw.Re, wi = tw.Im;
-        for (int h = 1; h < size; h <<= 1)
+        int first = 1;
+        if (size >= 8)
+        {
+            for (int s = 0; s < size; s += 8) Dit8(re, im, s);
+            first = 8;
+        }
+        for (int h = first; h < size; h <<= 1)
         {
             for (int s = 0; s < size; s += 2 * h)
             {
@@ -239,6 +276,32 @@ internal static class FftCpu
                 }
             }
         }
+    }
+
+    /// <summary>The DIT stages with half-spans 1, 2, 4 (conjugate twiddles) on the block of 8 at <paramref name="s"/>.</summary>
+    private static void Dit8(float[] re, float[] im, int s)
+    {
+        Dit4(re, im, s, out float a0r, out float a0i, out float a1r, out float a1i, out float a2r, out float a2i, out float a3r, out float a3i);
+        Dit4(re, im, s + 4, out float b0r, out float b0i, out float b1r, out float b1i, out float b2r, out float b2i, out float b3r, out float b3i);
+        // h = 4: b_j·conj(W8^j), conj twiddles 1, (1 + i)/√2, i, (−1 + i)/√2.
+        float t1r = SqrtHalf * (b1r - b1i), t1i = SqrtHalf * (b1r + b1i);
+        float t2r = -b2i, t2i = b2r;
+        float t3r = -SqrtHalf * (b3r + b3i), t3i = SqrtHalf * (b3r - b3i);
+        re[s] = a0r + b0r; im[s] = a0i + b0i; re[s + 4] = a0r - b0r; im[s + 4] = a0i - b0i;
+        re[s + 1] = a1r + t1r; im[s + 1] = a1i + t1i; re[s + 5] = a1r - t1r; im[s + 5] = a1i - t1i;
+        re[s + 2] = a2r + t2r; im[s + 2] = a2i + t2i; re[s + 6] = a2r - t2r; im[s + 6] = a2i - t2i;
+        re[s + 3] = a3r + t3r; im[s + 3] = a3i + t3i; re[s + 7] = a3r - t3r; im[s + 7] = a3i - t3i;
+    }
+
+    private static void Dit4(float[] re, float[] im, int s, out float y0r, out float y0i, out float y1r, out float y1i,
+        out float y2r, out float y2i, out float y3r, out float y3i)
+    {
+        // h = 1, then h = 2 with conj twiddles 1, i.
+        float e0r = re[s] + re[s + 1], e0i = im[s] + im[s + 1], e1r = re[s] - re[s + 1], e1i = im[s] - im[s + 1];
+        float f0r = re[s + 2] + re[s + 3], f0i = im[s + 2] + im[s + 3], g1r = re[s + 2] - re[s + 3], g1i = im[s + 2] - im[s + 3];
+        float f1r = -g1i, f1i = g1r;
+        y0r = e0r + f0r; y0i = e0i + f0i; y2r = e0r - f0r; y2i = e0i - f0i;
+        y1r = e1r + f1r; y1i = e1i + f1i; y3r = e1r - f1r; y3i = e1i - f1i;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
