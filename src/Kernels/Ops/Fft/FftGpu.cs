@@ -227,22 +227,24 @@ internal static class FftGpu
     internal static void ChirpLoadKernel(Index1D i, ArrayView<float> src, ArrayView<float> d, ArrayView<float> chirp, FftRowArgs a, int size, int hermitian)
     {
         int n = a.Size, row = i / size, j = i - row * size;
-        float vr = 0f, vi = 0f;
-        if (j < n)
+        if (j >= n)
         {
-            if (hermitian == 0) vr = j < a.Len ? src[(long)row * a.Len + j] : 0f;
-            else
-            {
-                int k = 2 * j <= n ? j : n - j;
-                bool edge = k == 0 || 2 * k == n;
-                float s = edge ? a.Edge : a.Mid;
-                long o = 2L * ((long)row * a.Len + k);
-                vr = k < a.Len ? src[o] * s : 0f;
-                vi = k < a.Len && !edge ? src[o + 1] * s : 0f;
-                if (k == j) vi = -vi;
-            }
+            d[2 * i] = 0f;
+            d[2 * i + 1] = 0f;
+            return;
         }
-        else { d[2 * i] = 0f; d[2 * i + 1] = 0f; return; }
+        float vr, vi = 0f;
+        if (hermitian == 0) vr = j < a.Len ? src[(long)row * a.Len + j] : 0f;
+        else
+        {
+            int k = 2 * j <= n ? j : n - j;
+            bool edge = k == 0 || 2 * k == n;
+            float s = edge ? a.Edge : a.Mid;
+            long o = 2L * ((long)row * a.Len + k);
+            vr = k < a.Len ? src[o] * s : 0f;
+            vi = k < a.Len && !edge ? src[o + 1] * s : 0f;
+            if (k == j) vi = -vi;
+        }
         float cr = chirp[2 * j], ci = chirp[2 * j + 1];
         d[2 * i] = vr * cr - vi * ci;
         d[2 * i + 1] = vr * ci + vi * cr;
