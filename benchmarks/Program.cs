@@ -1,0 +1,42 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Ssm.Benchmarks.Compare;
+
+namespace Ssm.Benchmarks;
+
+/// <summary>
+/// Entry point. Three modes:
+/// <list type="bullet">
+/// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
+/// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
+/// (warm-up, then the median of R timed calls) printing one JSON line per measurement; <c>benchmarks/compare.sh</c>
+/// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
+/// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
+/// sizes, to keep the benchmarks from rotting; numbers are meaningless.</item>
+/// </list>
+/// </summary>
+public static class Program
+{
+    /// <summary>True in <c>--smoke</c> mode: benchmark classes use tiny shapes.</summary>
+    public static bool Smoke { get; private set; }
+
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
+        if (args.Contains("--smoke"))
+        {
+            Smoke = true;
+            var config = ManualConfig.Create(DefaultConfig.Instance)
+                .AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance))
+                .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke"));
+            var summaries = BenchmarkRunner.Run(typeof(Program).Assembly, config);
+            bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
+            int compare = CompareHarness.Run(new[] { "all", "--small", "--reps", "1" });
+            return failed || compare != 0 ? 1 : 0;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

@@ -1,0 +1,419 @@
+using System.Collections.Concurrent;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Ssm.Kernels;
+
+/// <summary>
+/// Managed CPU GEMM for <see cref="MatMul"/>. Large products use the Goto/BLIS scheme: for each KC-deep slice of the
+/// inner dimension, op(B) is packed into NR-wide column panels (zero-padded) and each MC-row block of op(A) into MR-row
+/// panels (scaled by alpha, zero-padded); a register-tiled micro-kernel then computes MR×NR tiles of C with FMAs
+/// (8×32 with Vector512, 6×16 with Vector256), keeping one B panel in L1 while A panels stream from L2. Transposes are
+/// absorbed by the packing. Work is split over row blocks (and column panels when there are few rows) with
+/// <see cref="CpuParallel"/>. Small products and matrix–vector shapes use dot/axpy loops (TensorPrimitives).
+/// </summary>
+internal static unsafe class MatMulCpu
+{
+    /// <summary>Depth of a packed slice: a KC×32 float panel of B is 32 KiB and stays in L1.</summary>
+    private const int KC = 256;
+    /// <summary>Most rows of a packed A block (MC×KC floats ≈ 144 KiB, kept in L2).</summary>
+    private const int MCMax = 144;
+    /// <summary>Most columns of a packed B block (KC×NC floats = 4 MiB, kept in L3).</summary>
+    private const int NCMax = 4096;
+    /// <summary>Products with M·N·K up to this use the direct loops.</summary>
+    private const long SmallWork = 32 * 1024;
+    /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
+    private const long BatchSplitWork = 1L << 21;
+
+    /// <summary>One product C = alpha·op(A)·op(B) + beta·C on dense row-major matrices.</summary>
+    private readonly struct Gemm(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, float alpha, float beta)
+    {
+        public readonly float* A = a, B = b, C = c;
+        public readonly int M = m, N = n, K = k;
+        public readonly bool TransA = transA, TransB = transB;
+        public readonly float Alpha = alpha, Beta = beta;
+
+        /// <summary>op(A)[i, k].</summary>
+        public float AAt(int i, int kk) => TransA ? A[(long)kk * M + i] : A[(long)i * K + kk];
+    }
+
+    public static void Compute(Tensor a, Tensor b, Tensor c, MatMulLayout l, float alpha, float beta)
+    {
+        fixed (float* pa = a.Data, pb = b.Data, pc = c.Data)
+        {
+            float* A = pa + a.Offset, B = pb + b.Offset, C = pc + c.Offset;
+            bool ta = l.TransA != 0, tb = l.TransB != 0;
+            if (l.Batch == 1 || (l.StrideB == 0 && !ta))
+            {
+                // One product; a batch of untransposed A against a shared B is one product with Batch·M rows.
+                Run(new Gemm(A, B, C, l.M * l.Batch, l.N, l.K, ta, tb, alpha, beta), parallel: true);
+                return;
+            }
+            long sa = l.StrideA, sb = l.StrideB, sc = (long)l.M * l.N;
+            Gemm Item(int i) => new(A + i * sa, B + i * sb, C + i * sc, l.M, l.N, l.K, ta, tb, alpha, beta);
+            if ((long)l.M * l.N * l.K < BatchSplitWork && CpuDevice.Threads > 1)
+                CpuParallel.For(l.Batch, 1, (s, e) =>
+                {
+                    for (int i = s; i < e; i++) Run(Item(i), parallel: false);
+                });
+            else
+                for (int i = 0; i < l.Batch; i++) Run(Item(i), parallel: true);
+        }
+    }
+
+    private static void Run(Gemm g, bool parallel)
+    {
+        // A one-row A (or one-column B) reads the same memory transposed or not: use the contiguous form.
+        if (g.M == 1 && g.TransA || g.N == 1 && !g.TransB)
+            g = new Gemm(g.A, g.B, g.C, g.M, g.N, g.K, g.TransA && g.M != 1, g.TransB || g.N == 1, g.Alpha, g.Beta);
+        bool small = (long)g.M * g.N * g.K <= SmallWork || g.M <= 2 || g.N <= 2;
+        if (!small && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
+        else if (!small && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
+        else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
+        else DirectDot(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
+    }
+
+    // ---- blocked, packed GEMM ---------------------------------------------------------------------------------------
+
+    private static void Blocked(Gemm g, bool parallel, bool wide)
+    {
+        int mr = wide ? 8 : 6, nr = wide ? 32 : 16;
+        int m = g.M, n = g.N, k = g.K;
+        int threads = parallel ? CpuDevice.Threads : 1;
+        // Row blocks of at most MCMax rows, as many as a multiple of the thread count when there are rows enough.
+        int mBlocks = Ceil(m, MCMax);
+        if (threads > 1 && m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
+        int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
+        mBlocks = Ceil(m, mc);
+        int ncMax = Math.Min(NCMax, Ceil(n, nr) * nr);
+        var bBuffer = Rent(KC * ncMax);
+        try
+        {
+            float* bPacked = Aligned(bBuffer);
+            for (int jc = 0; jc < n; jc += NCMax)
+            {
+                int nc = Math.Min(NCMax, n - jc), panels = Ceil(nc, nr);
+                // Few row blocks: split the column panels too so every worker has work.
+                int nSplits = Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
+                if (threads == 1) nSplits = 1;
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    float betaK = pc == 0 ? g.Beta : 1f;
+                    int jcc = jc, pcc = pc;
+                    ForRange(panels, threads > 1 && (long)kc * nc >= 1 << 14, (s, e) =>
+                    {
+                        for (int q = s; q < e; q++)
+                            PackB(g, pcc, kc, jcc + q * nr, Math.Min(nr, jcc + nc - (jcc + q * nr)), nr, bPacked + (long)q * kc * nr);
+                    });
+                    ForEach(mBlocks * nSplits, threads > 1, task =>
+                    {
+                        int ib = task / nSplits, js = task % nSplits;
+                        int i0 = ib * mc, rows = Math.Min(mc, m - i0);
+                        int q0 = (int)((long)panels * js / nSplits), q1 = (int)((long)panels * (js + 1) / nSplits);
+                        var aBuffer = Rent(Ceil(rows, mr) * mr * kc);
+                        try
+                        {
+                            float* aPacked = Aligned(aBuffer);
+                            PackA(g, i0, rows, pcc, kc, mr, aPacked);
+                            float* tile = stackalloc float[8 * 32];
+                            for (int q = q0; q < q1; q++)
+                            {
+                                int j0 = jcc + q * nr, cols = Math.Min(nr, jcc + nc - j0);
+                                float* bp = bPacked + (long)q * kc * nr;
+                                for (int ir = 0; ir < rows; ir += mr)
+                                {
+                                    int r = Math.Min(mr, rows - ir);
+                                    float* ap = aPacked + (long)ir * kc;
+                                    float* cp = g.C + (long)(i0 + ir) * n + j0;
+                                    if (r == mr && cols == nr)
+                                    {
+                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, betaK);
+                                        else Kernel6x16(kc, ap, bp, cp, n, betaK);
+                                        continue;
+                                    }
+                                    if (wide) Kernel8x32(kc, ap, bp, tile, nr, 0f);
+                                    else Kernel6x16(kc, ap, bp, tile, nr, 0f);
+                                    for (int rr = 0; rr < r; rr++)
+                                    for (int cc = 0; cc < cols; cc++)
+                                    {
+                                        float* dst = cp + (long)rr * n + cc;
+                                        *dst = betaK == 0 ? tile[rr * nr + cc] : tile[rr * nr + cc] + betaK * *dst;
+                                    }
+                                }
+                            }
+                        }
+                        finally { Return(aBuffer); }
+                    });
+                }
+            }
+        }
+        finally { Return(bBuffer); }
+    }
+
+    /// <summary>Packs op(B)[pc..pc+kc, j0..j0+cols] as kc rows of nr floats (columns past cols are zero).</summary>
+    private static void PackB(Gemm g, int pc, int kc, int j0, int cols, int nr, float* dst)
+    {
+        if (!g.TransB)
+        {
+            // B is K×N: each row of the panel is a contiguous run of B.
+            float* src = g.B + (long)pc * g.N + j0;
+            for (int kk = 0; kk < kc; kk++, src += g.N, dst += nr)
+            {
+                Buffer.MemoryCopy(src, dst, nr * sizeof(float), cols * sizeof(float));
+                for (int j = cols; j < nr; j++) dst[j] = 0f;
+            }
+            return;
+        }
+        // B is N×K: column j of op(B) is a contiguous run of B.
+        for (int j = 0; j < nr; j++)
+        {
+            if (j >= cols)
+            {
+                for (int kk = 0; kk < kc; kk++) dst[kk * nr + j] = 0f;
+                continue;
+            }
+            float* src = g.B + (long)(j0 + j) * g.K + pc;
+            for (int kk = 0; kk < kc; kk++) dst[kk * nr + j] = src[kk];
+        }
+    }
+
+    /// <summary>Packs alpha·op(A)[i0..i0+rows, pc..pc+kc] as mr-row panels, each kc columns of mr floats (zero-padded rows).</summary>
+    private static void PackA(Gemm g, int i0, int rows, int pc, int kc, int mr, float* dst)
+    {
+        float alpha = g.Alpha;
+        for (int ir = 0; ir < rows; ir += mr, dst += (long)mr * kc)
+        {
+            int r = Math.Min(mr, rows - ir);
+            if (!g.TransA)
+            {
+                // A is M×K: row i of op(A) is a contiguous run of A.
+                for (int rr = 0; rr < mr; rr++)
+                {
+                    if (rr >= r)
+                    {
+                        for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = 0f;
+                        continue;
+                    }
+                    float* src = g.A + (long)(i0 + ir + rr) * g.K + pc;
+                    for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = alpha * src[kk];
+                }
+            }
+            else
+            {
+                // A is K×M: column k of op(A) is a contiguous run of A.
+                float* src = g.A + (long)pc * g.M + i0 + ir;
+                for (int kk = 0; kk < kc; kk++, src += g.M)
+                {
+                    float* d = dst + kk * mr;
+                    for (int rr = 0; rr < r; rr++) d[rr] = alpha * src[rr];
+                    for (int rr = r; rr < mr; rr++) d[rr] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[0..8, 0..32] = A·B + beta·C for a packed 8-row A panel (kc×8) and 32-column B panel (kc×32): 16 Vector512
+    /// accumulators, two B vectors and one broadcast of A per step (beta = 0 does not read C).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x32(int kc, float* a, float* b, float* c, int ldc, float beta)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
+            c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int k = 0; k < kc; k++, a += 8, b += 32)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+        }
+        if (beta == 0)
+        {
+            Store(c, c00, c01); Store(c + ldc, c10, c11); Store(c + 2 * ldc, c20, c21); Store(c + 3 * ldc, c30, c31);
+            Store(c + 4 * ldc, c40, c41); Store(c + 5 * ldc, c50, c51); Store(c + 6 * ldc, c60, c61); Store(c + 7 * ldc, c70, c71);
+            return;
+        }
+        var bv = Vector512.Create(beta);
+        Update(c, c00, c01, bv); Update(c + ldc, c10, c11, bv); Update(c + 2 * ldc, c20, c21, bv); Update(c + 3 * ldc, c30, c31, bv);
+        Update(c + 4 * ldc, c40, c41, bv); Update(c + 5 * ldc, c50, c51, bv); Update(c + 6 * ldc, c60, c61, bv); Update(c + 7 * ldc, c70, c71, bv);
+
+        static void Store(float* p, Vector512<float> x, Vector512<float> y)
+        {
+            Vector512.Store(x, p);
+            Vector512.Store(y, p + 16);
+        }
+
+        static void Update(float* p, Vector512<float> x, Vector512<float> y, Vector512<float> bv)
+        {
+            Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(p), bv, x), p);
+            Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(p + 16), bv, y), p + 16);
+        }
+    }
+
+    /// <summary>The Vector256 micro-kernel: a 6×16 tile in 12 accumulators (fits the 16 AVX2 registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float beta)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kc; k++, a += 6, b += 16)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+        }
+        if (beta == 0)
+        {
+            Store(c, c00, c01); Store(c + ldc, c10, c11); Store(c + 2 * ldc, c20, c21);
+            Store(c + 3 * ldc, c30, c31); Store(c + 4 * ldc, c40, c41); Store(c + 5 * ldc, c50, c51);
+            return;
+        }
+        var bv = Vector256.Create(beta);
+        Update(c, c00, c01, bv); Update(c + ldc, c10, c11, bv); Update(c + 2 * ldc, c20, c21, bv);
+        Update(c + 3 * ldc, c30, c31, bv); Update(c + 4 * ldc, c40, c41, bv); Update(c + 5 * ldc, c50, c51, bv);
+
+        static void Store(float* p, Vector256<float> x, Vector256<float> y)
+        {
+            Vector256.Store(x, p);
+            Vector256.Store(y, p + 8);
+        }
+
+        static void Update(float* p, Vector256<float> x, Vector256<float> y, Vector256<float> bv)
+        {
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(p), bv, x), p);
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(p + 8), bv, y), p + 8);
+        }
+    }
+
+    // ---- direct loops (small products, matrix–vector shapes, no SIMD) -----------------------------------------------
+
+    /// <summary>C[i, :] = beta·C[i, :] + Σ_k alpha·op(A)[i, k]·B[k, :] (B untransposed), over blocks of rows × columns.</summary>
+    private static void DirectAxpy(Gemm g, bool parallel)
+    {
+        const int rowBlock = 16, colBlock = 512;
+        int rBlocks = Ceil(g.M, rowBlock), cBlocks = Ceil(g.N, colBlock);
+        ForRange(rBlocks * cBlocks, parallel, (s, e) =>
+        {
+            for (int item = s; item < e; item++)
+            {
+                int i0 = item / cBlocks * rowBlock, i1 = Math.Min(g.M, i0 + rowBlock);
+                int j0 = item % cBlocks * colBlock, width = Math.Min(colBlock, g.N - j0);
+                for (int i = i0; i < i1; i++)
+                {
+                    var ci = new Span<float>(g.C + (long)i * g.N + j0, width);
+                    if (g.Beta == 0) ci.Clear();
+                    else TensorPrimitives.Multiply(ci, g.Beta, ci);
+                }
+                for (int kk = 0; kk < g.K; kk++)
+                {
+                    var bk = new ReadOnlySpan<float>(g.B + (long)kk * g.N + j0, width);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        var ci = new Span<float>(g.C + (long)i * g.N + j0, width);
+                        TensorPrimitives.MultiplyAdd(bk, g.Alpha * g.AAt(i, kk), ci, ci);
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>C[i, j] = alpha·(row i of op(A))·(column j of op(B)) + beta·C[i, j], with rows/columns made contiguous.</summary>
+    private static void DirectDot(Gemm g, bool parallel)
+    {
+        const int rowBlock = 16, colBlock = 64;
+        int m = g.M, n = g.N, k = g.K;
+        float[]? aT = g.TransA ? Rent(m * k) : null, bT = g.TransB ? null : Rent(n * k);
+        try
+        {
+            float* rowsA = g.A, colsB = g.B;
+            if (aT is not null) Transpose(g.A, k, m, rowsA = Aligned(aT));
+            if (bT is not null) Transpose(g.B, k, n, colsB = Aligned(bT));
+            int rBlocks = Ceil(m, rowBlock), cBlocks = Ceil(n, colBlock);
+            ForRange(rBlocks * cBlocks, parallel, (s, e) =>
+            {
+                for (int item = s; item < e; item++)
+                {
+                    int i0 = item / cBlocks * rowBlock, i1 = Math.Min(m, i0 + rowBlock);
+                    int j0 = item % cBlocks * colBlock, j1 = Math.Min(n, j0 + colBlock);
+                    for (int j = j0; j < j1; j++)
+                    {
+                        var bj = new ReadOnlySpan<float>(colsB + (long)j * k, k);
+                        for (int i = i0; i < i1; i++)
+                        {
+                            float dot = g.Alpha * TensorPrimitives.Dot(new ReadOnlySpan<float>(rowsA + (long)i * k, k), bj);
+                            float* cij = g.C + (long)i * n + j;
+                            *cij = g.Beta == 0 ? dot : dot + g.Beta * *cij;
+                        }
+                    }
+                }
+            });
+        }
+        finally
+        {
+            if (aT is not null) Return(aT);
+            if (bT is not null) Return(bT);
+        }
+    }
+
+    /// <summary>dst (cols×rows) = transpose of src (rows×cols).</summary>
+    private static void Transpose(float* src, int rows, int cols, float* dst)
+    {
+        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(long)c * rows + r] = src[(long)r * cols + c];
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------------------
+
+    private static int Ceil(int x, int d) => (x + d - 1) / d;
+
+    private static void ForRange(int n, bool parallel, Action<int, int> body)
+    {
+        if (parallel) CpuParallel.For(n, 1, body);
+        else if (n > 0) body(0, n);
+    }
+
+    private static void ForEach(int n, bool parallel, Action<int> body)
+    {
+        if (parallel) CpuParallel.Each(n, body);
+        else for (int i = 0; i < n; i++) body(i);
+    }
+
+    /// <summary>Pinned packing buffers by power-of-two size class, reused across calls (one per concurrent user).</summary>
+    private static readonly ConcurrentBag<float[]>[] Buffers =
+        Enumerable.Range(0, 32).Select(_ => new ConcurrentBag<float[]>()).ToArray();
+
+    /// <summary>A pinned buffer with room for <paramref name="floats"/> floats after 64-byte alignment.</summary>
+    private static float[] Rent(int floats)
+    {
+        int sizeClass = Math.Max(12, 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(floats + 15)));
+        return Buffers[sizeClass].TryTake(out var buffer)
+            ? buffer
+            : GC.AllocateUninitializedArray<float>(1 << sizeClass, pinned: true);
+    }
+
+    private static void Return(float[] buffer) => Buffers[System.Numerics.BitOperations.Log2((uint)buffer.Length)].Add(buffer);
+
+    /// <summary>The first 64-byte-aligned element of a pinned buffer.</summary>
+    private static float* Aligned(float[] buffer)
+    {
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((p + 63) & ~(nint)63);
+    }
+}
