@@ -102,6 +102,14 @@ public sealed class ModuleTests
         Assert.Equal(new[] { "embedding.weight", "embedding.bias", "embedding.running", "lm_head.weight", "lm_head.bias", "lm_head.running" },
             tied.StateDict().Keys);
         Assert.Same(tied.StateDict()["embedding.weight"], tied.StateDict()["lm_head.weight"]);
+
+        // A checkpoint that stores the shared tensors once (under the first name) loads strictly.
+        var source = new Tied();
+        source.Embedding.Weight.Data.CopyFromHost<float>(new[] { 1f, 2f, 3f });
+        var once = source.StateDict().Where(kv => kv.Key.StartsWith("embedding.")).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var result = tied.LoadStateDict(once);
+        Assert.Empty(result.Missing);
+        Assert.Equal(new[] { 1f, 2f, 3f }, tied.Head.Weight.Data.ToArray());
     }
 
     [Fact]

@@ -168,13 +168,16 @@ public abstract class Module : IDisposable
     /// Copies values from <paramref name="state"/> into the parameters and buffers, in place (any device; the values
     /// are copied to each tensor's device). Every problem is reported in one exception: missing and unexpected names
     /// (only when <paramref name="strict"/>), shape and dtype mismatches (always). Nothing is copied when it throws.
+    /// A tied tensor counts as present when any one of its names is (checkpoints often store shared weights once).
     /// </summary>
     public LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(state);
         var entries = StateEntries();
         var own = new HashSet<string>(entries.Select(e => e.Name), StringComparer.Ordinal);
-        var missing = entries.Select(e => e.Name).Where(n => !state.ContainsKey(n)).ToList();
+        // A tied tensor (one object under several names) is loaded when any of its names is present.
+        var loaded = new HashSet<Variable>(entries.Where(e => state.ContainsKey(e.Name)).Select(e => e.Target), ReferenceEqualityComparer.Instance);
+        var missing = entries.Where(e => !loaded.Contains(e.Target)).Select(e => e.Name).ToList();
         var unexpected = state.Keys.Where(k => !own.Contains(k)).ToList();
         var problems = new List<string>();
         if (strict && missing.Count > 0) problems.Add($"missing: [{string.Join(", ", missing)}]");
@@ -215,13 +218,23 @@ public abstract class Module : IDisposable
     /// <summary>Releases the memory of every parameter, gradient and buffer of this module and its descendants.</summary>
     public void Dispose()
     {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Releases the parameters, gradients and buffers of the whole tree; override to release other tensors a module
+    /// holds (call the base).
+    /// </summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing) return;
         foreach (var p in Parameters())
         {
             p.ZeroGrad();
             p.Data.Dispose();
         }
         foreach (var (_, b) in NamedBuffers()) b.Data.Dispose();
-        GC.SuppressFinalize(this);
     }
 
     /// <inheritdoc />
