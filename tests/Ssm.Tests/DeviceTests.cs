@@ -17,6 +17,7 @@ public sealed class DeviceTests
         leaf.To(Gpu);
         Assert.Equal(Gpu, leaf.Weight.Device);
         Assert.Equal(Gpu, leaf.Running.Device);
+        Assert.Equal(Gpu, leaf.Cache.Device);
         Assert.Equal(weight, leaf.Weight.Data.ToArray());
         leaf.LoadStateDict(new ModuleTests.Leafy(3, 9).StateDict()); // CPU values into ILGPU tensors
         Assert.Equal(new ModuleTests.Leafy(3, 9).Weight.Data.ToArray(), leaf.Weight.Data.ToArray());

@@ -13,7 +13,10 @@ public sealed class ModuleTests
             Weight = RegisterParameter("weight", new Parameter(rng.Normal(new[] { n })));
             Running = RegisterBuffer("running", Tensor.Zeros(new[] { n }));
             Bias = RegisterParameter("bias", new Parameter(rng.Normal(new[] { n })));
+            Cache = RegisterBuffer("cache", Tensor.Zeros(new[] { 1 }), persistent: false);
         }
+
+        public ModuleBuffer Cache { get; }
 
         public Parameter Weight { get; }
         public Parameter Bias { get; }
@@ -87,8 +90,9 @@ public sealed class ModuleTests
         Assert.Equal(new[] { "layers" }, net.NamedChildren().Select(x => x.Name));
         Assert.Same(net.Layers, Assert.Single(net.Children()));
         Assert.Same(net.Layers[1].Norm.Bias, net.NamedParameters().Single(x => x.Name == "layers.1.norm.bias").Parameter);
-        Assert.Equal(new[] { "layers.0.mixer.running", "layers.0.norm.running", "layers.1.mixer.running", "layers.1.norm.running" },
-            net.NamedBuffers().Select(x => x.Name));
+        Assert.Equal(new[] { "layers.0.mixer.running", "layers.0.mixer.cache", "layers.0.norm.running", "layers.0.norm.cache",
+            "layers.1.mixer.running", "layers.1.mixer.cache", "layers.1.norm.running", "layers.1.norm.cache" },
+            net.NamedBuffers().Select(x => x.Name)); // non-persistent buffers are listed but not saved
         Assert.Equal(11 * 2, net.ParameterCount());
         Assert.Equal(2, net.Layers.Count);
     }

@@ -38,15 +38,15 @@ public abstract class Module : IDisposable
     }
 
     /// <summary>
-    /// Registers a persistent non-trainable tensor (running statistics, fixed matrices) under <paramref name="name"/>:
-    /// it is part of the state dict and moves with <see cref="To"/>. The tensor is detached from the current scope and
-    /// now belongs to the module.
+    /// Registers a non-trainable tensor (running statistics, fixed matrices, caches) under <paramref name="name"/>: it
+    /// moves with <see cref="To"/> and, when <paramref name="persistent"/>, is part of the state dict. The tensor is
+    /// detached from the current scope and now belongs to the module.
     /// </summary>
-    protected ModuleBuffer RegisterBuffer(string name, Tensor value)
+    protected ModuleBuffer RegisterBuffer(string name, Tensor value, bool persistent = true)
     {
         ArgumentNullException.ThrowIfNull(value);
         CheckName(name, "RegisterBuffer");
-        var buffer = new ModuleBuffer(value);
+        var buffer = new ModuleBuffer(value, persistent);
         _buffers.Add(new(name, buffer));
         return buffer;
     }
@@ -154,7 +154,7 @@ public abstract class Module : IDisposable
     // ---- state dict -----------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Every parameter and buffer value by dotted name, in PyTorch's order (tied tensors under each of their names).
+    /// Every parameter and persistent buffer value by dotted name, in PyTorch's order (tied tensors under each of their names).
     /// The tensors are the live values, not copies: save them, don't dispose them.
     /// </summary>
     public OrderedDictionary<string, Tensor> StateDict()
@@ -211,7 +211,8 @@ public abstract class Module : IDisposable
     private void Collect(string prefix, List<(string, Variable)> result)
     {
         foreach (var kv in _parameters) result.Add((Join(prefix, kv.Key), kv.Value));
-        foreach (var kv in _buffers) result.Add((Join(prefix, kv.Key), kv.Value));
+        foreach (var kv in _buffers)
+            if (kv.Value.IsPersistent) result.Add((Join(prefix, kv.Key), kv.Value));
         foreach (var kv in _children) kv.Value.Collect(Join(prefix, kv.Key), result);
     }
 

@@ -3,13 +3,16 @@ using Ssm.Kernels;
 namespace Ssm;
 
 /// <summary>
-/// A persistent non-trainable tensor of a <see cref="Module"/> (see <c>RegisterBuffer</c>): saved in the state dict,
+/// A non-trainable tensor of a <see cref="Module"/> (see <c>RegisterBuffer</c>): saved in the state dict when persistent,
 /// moved by <see cref="Module.To"/>, never updated by optimizers. Being a <see cref="Variable"/> (without gradient), it can
 /// be used directly in <see cref="F"/> ops.
 /// </summary>
 public sealed class ModuleBuffer : Variable
 {
-    internal ModuleBuffer(Tensor data) : base(data.DetachFromScope()) { }
+    internal ModuleBuffer(Tensor data, bool persistent) : base(data.DetachFromScope()) => IsPersistent = persistent;
+
+    /// <summary>True when the buffer is saved in the module's state dict.</summary>
+    public bool IsPersistent { get; }
 
     /// <summary>Replaces the value with a copy of <paramref name="value"/> (same shape and dtype, any device), in place.</summary>
     public void Set(Tensor value)
