@@ -189,6 +189,35 @@ public sealed class SsdScanTests
         AssertGradients(Host(g), SsdScan.Backward(sg.X, sg.Dt, sg.A, sg.B, sg.C, null, null, 4, dy.To(dev), null), shape);
     }
 
+    [Theory]
+    [MemberData(nameof(TestDevices.Shapes), MemberType = typeof(TestDevices))]
+    public void IlgpuSharedTilesSmallerThanTheChunkGiveTheSameResult(string shape)
+    {
+        // 56 shared floats: the chunk-state tile holds 4 of 8 rows and the output tile 5 of 8 (headdim 8, state 4).
+        var dev = TestDevices.Get(shape);
+        var s = Inputs.Random(1, 21, 2, 8, 1, 4, true, true, seed: 12);
+        var dy = new Rng(13).Normal(s.X.Shape);
+        var dFinal = new Rng(14).Normal(new[] { 1, 2, 8, 4 });
+        var (y, final) = SsdScan.Forward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, 8);
+        var g = SsdScan.Backward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, 8, dy, dFinal);
+        var sg = s.To(dev);
+        SsdScanGpu.SharedFloatsLimit = 56;
+        try
+        {
+            var (yg, finalg) = SsdScan.Forward(sg.X, sg.Dt, sg.A, sg.B, sg.C, sg.D, sg.H0, 8);
+            Close.All(y, yg, 1e-4, 1e-5, "y");
+            Close.All(final, finalg, 1e-4, 1e-5, "final");
+            AssertGradients(Host(g), SsdScan.Backward(sg.X, sg.Dt, sg.A, sg.B, sg.C, sg.D, sg.H0, 8, dy.To(dev), dFinal.To(dev)), shape);
+            // The backward keeps 5 per-step values of the chunk plus one per thread in shared memory: 5·16 + 16 > 56.
+            Assert.Contains("shared memory", Assert.Throws<NotSupportedException>(() =>
+                SsdScan.Backward(sg.X, sg.Dt, sg.A, sg.B, sg.C, sg.D, sg.H0, 16, dy.To(dev), null)).Message);
+        }
+        finally
+        {
+            SsdScanGpu.SharedFloatsLimit = null;
+        }
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------------------------
 
     private sealed record Grads(float[] Dx, float[] Ddt, float[] Da, float[] DB, float[] DC, float[]? DD, float[]? DH0);
