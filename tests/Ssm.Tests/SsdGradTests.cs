@@ -68,4 +68,30 @@ public sealed class SsdGradTests
             Assert.False(final2.RequiresGrad);
         }
     }
+
+    [Theory]
+    [InlineData(1, 6, 3, 2, true)]
+    [InlineData(2, 9, 4, 3, true)]
+    [InlineData(2, 5, 2, 4, false)]
+    public void SelectiveScanGradientsOfEveryInputMatchFiniteDifferences(int batch, int length, int channels, int state, bool extras)
+    {
+        var rng = new Rng(length * 7 + state);
+        var inputs = new List<Variable>
+        {
+            Leaf(rng.Normal(new[] { batch, length, channels })),
+            Leaf(rng.Uniform(new[] { batch, length, channels }, 0.1, 0.6)),
+            Leaf(rng.Uniform(new[] { channels, state }, -2, -0.3)),
+            Leaf(rng.Normal(new[] { batch, length, state })),
+            Leaf(rng.Normal(new[] { batch, length, state })),
+        };
+        if (extras)
+        {
+            inputs.Add(Leaf(rng.Normal(new[] { channels })));
+            inputs.Add(Leaf(rng.Normal(new[] { batch, length, channels })));
+            inputs.Add(Leaf(rng.Normal(new[] { batch, channels, state })));
+        }
+        GradCheck.Assert(v => Both(extras
+            ? F.SelectiveScan(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+            : F.SelectiveScan(v[0], v[1], v[2], v[3], v[4])), inputs.ToArray(), maxElements: 24);
+    }
 }

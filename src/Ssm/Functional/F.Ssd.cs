@@ -29,6 +29,32 @@ public static partial class F
         return (outputs[0], outputs[1]);
     }
 
+    /// <summary>
+    /// The Mamba-1 selective scan (see <see cref="Kernels.SelectiveScan"/>): h_t = exp(Δ_t A_d) ⊙ h_{t−1} + Δ_t u_t B_t,
+    /// y_t = C_t·h_t + D_d u_t, out = y·SiLU(z) when z is given. u, delta, z [batch, length, channels]; A [channels,
+    /// state]; B, C [batch, length, state]; D [channels]; initialState [batch, channels, state]. Returns out and the
+    /// final state, both differentiable through one hand-written backward.
+    /// </summary>
+    public static (Variable Y, Variable FinalState) SelectiveScan(Variable u, Variable delta, Variable A, Variable B, Variable C,
+        Variable? D = null, Variable? z = null, Variable? initialState = null)
+    {
+        var (y, final) = Kernels.SelectiveScan.Forward(u.Data, delta.Data, A.Data, B.Data, C.Data, D?.Data, z?.Data, initialState?.Data);
+        var inputs = new List<Variable> { u, delta, A, B, C };
+        if (D is not null) inputs.Add(D);
+        if (z is not null) inputs.Add(z);
+        if (initialState is not null) inputs.Add(initialState);
+        var outputs = Autograd.RecordMany(new[] { y, final }, "SelectiveScan", inputs.ToArray(), g =>
+        {
+            var r = Kernels.SelectiveScan.Backward(u.Data, delta.Data, A.Data, B.Data, C.Data, D?.Data, z?.Data, initialState?.Data, g[0], g[1]);
+            var grads = new List<Tensor?> { Keep(u, r.Du), Keep(delta, r.Ddelta), Keep(A, r.DA), Keep(B, r.DB), Keep(C, r.DC) };
+            if (D is not null) grads.Add(Keep(D, r.DD!));
+            if (z is not null) grads.Add(Keep(z, r.Dz!));
+            if (initialState is not null) grads.Add(Keep(initialState, r.DInitialState!));
+            return grads.ToArray();
+        });
+        return (outputs[0], outputs[1]);
+    }
+
     /// <summary>The gradient when <paramref name="input"/> needs one; otherwise disposes it and returns null.</summary>
     private static Tensor? Keep(Variable input, Tensor gradient)
     {
