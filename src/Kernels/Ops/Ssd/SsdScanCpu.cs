@@ -198,46 +198,72 @@ internal static class SsdScanCpu
         });
     }
 
-    /// <summary>C·Bᵀ of one chunk (lower triangle, row-major T × T): cb[i·T + j] = C_i·B_j for j ≤ i.</summary>
-    private static void ChunkCB(SsdDims d, float[] Bs, int bo, float[] Cs, int co, int b, int g, int t0, int T, Span<float> cb)
+    /// <summary>
+    /// Lower triangle of a chunk's Gram matrix, row-major T × T: gram[i·T + j] = left_i·right_j for j ≤ i, where row k of
+    /// left/right (width E) starts at offset + k·stride. The right rows are transposed into <paramref name="buf"/> at
+    /// <paramref name="scratch"/> (E × T) so that each output row is one vectorized row product.
+    /// </summary>
+    private static void LowerGram(float[] left, int leftOffset, float[] right, int rightOffset, int stride, int T, int E,
+        float[] buf, int scratch, Span<float> gram)
     {
-        int N = d.State;
+        for (int k = 0; k < T; k++)
+        for (int e = 0; e < E; e++) buf[scratch + e * T + k] = right[rightOffset + k * stride + e];
         for (int i = 0; i < T; i++)
         {
-            var ci = new ReadOnlySpan<float>(Cs, co + d.BC(b, t0 + i, g), N);
-            for (int j = 0; j <= i; j++) cb[i * T + j] = TensorPrimitives.Dot(ci, new ReadOnlySpan<float>(Bs, bo + d.BC(b, t0 + j, g), N));
+            var row = gram.Slice(i * T, i + 1);
+            row.Clear();
+            AccumulateRows(row, buf, scratch, T, new ReadOnlySpan<float>(left, leftOffset + i * stride, E));
         }
+    }
+
+    /// <summary>row[j] = exp(cum[i] − cum[j]) for j ≤ i (never a positive exponent: a ≤ 0, Δ ≥ 0).</summary>
+    private static void DecayRow(ReadOnlySpan<float> cum, int i, Span<float> row)
+    {
+        TensorPrimitives.Subtract(cum[i], cum[..(i + 1)], row[..(i + 1)]);
+        TensorPrimitives.Exp(row[..(i + 1)], row[..(i + 1)]);
+    }
+
+    /// <summary>Copies this head's cum and Δ of the chunk into contiguous rows.</summary>
+    private static void HeadRows(SsdDims d, float[] cum, float[] dts, int dto, int b, int h, int c, Span<float> cumRow, Span<float> dtRow)
+    {
+        int t0 = c * d.Chunk;
+        cum.AsSpan(d.Cum(b, h, c), cumRow.Length).CopyTo(cumRow);
+        for (int j = 0; j < dtRow.Length; j++) dtRow[j] = dts[dto + d.Dt(b, t0 + j, h)];
     }
 
     private static void ChunkOutputs(SsdDims d, Tensor x, Tensor dt, Tensor B, Tensor C, Tensor? D, float[] cum, float[] states, Tensor y)
     {
         float[] xs = x.Data, dts = dt.Data, Bs = B.Data, Cs = C.Data, ys = y.Data;
         int xo = x.Offset, dto = dt.Offset, bo = B.Offset, co = C.Offset, yo = y.Offset;
-        int P = d.HeadDim, N = d.State, rowX = d.Heads * P;
+        int P = d.HeadDim, N = d.State, rowX = d.Heads * P, rowBC = d.Groups * N;
         CpuParallel.Each(d.Batch * d.Groups * d.Chunks, item =>
         {
             int c = item % d.Chunks, bg = item / d.Chunks, g = bg % d.Groups, b = bg / d.Groups;
-            int t0 = c * d.Chunk, T = d.ChunkLength(c);
-            var buf = ArrayPool<float>.Shared.Rent(T * T + T + N + N * P);
-            var cb = buf.AsSpan(0, T * T);
-            var coef = buf.AsSpan(T * T, T);
-            var cN = buf.AsSpan(T * T + T, N);
-            var Ht = buf.AsSpan(T * T + T + N, N * P);
-            ChunkCB(d, Bs, bo, Cs, co, b, g, t0, T, cb);
+            int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T, htOff = TT + 3 * T + N;
+            var buf = ArrayPool<float>.Shared.Rent(htOff + Math.Max(N * P, N * T));
+            var cb = buf.AsSpan(0, TT);
+            var coef = buf.AsSpan(TT, T);
+            var cumRow = buf.AsSpan(TT + T, T);
+            var dtRow = buf.AsSpan(TT + 2 * T, T);
+            var cN = buf.AsSpan(TT + 3 * T, N);
+            var Ht = buf.AsSpan(htOff, N * P);
+            LowerGram(Cs, co + d.BC(b, t0, g), Bs, bo + d.BC(b, t0, g), rowBC, T, N, buf, htOff, cb);
             for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
             {
-                int cumo = d.Cum(b, h, c);
+                HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
                 Transpose(states.AsSpan(d.ChunkState(b, h, c), P * N), P, N, Ht);
                 float dh = D is null ? 0f : D.Data[D.Offset + h];
                 for (int i = 0; i < T; i++)
                 {
-                    float ci = cum[cumo + i];
-                    for (int j = 0; j <= i; j++) coef[j] = cb[i * T + j] * MathF.Exp(ci - cum[cumo + j]) * dts[dto + d.Dt(b, t0 + j, h)];
+                    var m = coef[..(i + 1)];
+                    DecayRow(cumRow, i, m);
+                    TensorPrimitives.Multiply(m, cb.Slice(i * T, i + 1), m);
+                    TensorPrimitives.Multiply(m, dtRow[..(i + 1)], m);
                     var yi = ys.AsSpan(yo + d.X(b, t0 + i, h), P);
                     TensorPrimitives.Multiply(xs.AsSpan(xo + d.X(b, t0 + i, h), P), dh, yi);
-                    AccumulateRows(yi, xs, xo + d.X(b, t0, h), rowX, coef[..(i + 1)]);
-                    TensorPrimitives.Multiply(Cs.AsSpan(co + d.BC(b, t0 + i, g), N), MathF.Exp(ci), cN);
-                    AccumulateRows(yi, buf, T * T + T + N, P, cN);
+                    AccumulateRows(yi, xs, xo + d.X(b, t0, h), rowX, m);
+                    TensorPrimitives.Multiply(Cs.AsSpan(co + d.BC(b, t0 + i, g), N), MathF.Exp(cumRow[i]), cN);
+                    AccumulateRows(yi, buf, htOff, P, cN);
                 }
             }
             ArrayPool<float>.Shared.Return(buf);
@@ -256,7 +282,8 @@ internal static class SsdScanCpu
         {
             int c = item % d.Chunks, bg = item / d.Chunks, g = bg % d.Groups, b = bg / d.Groups;
             int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T, W = Math.Max(P, N);
-            var buf = ArrayPool<float>.Shared.Rent(3 * TT + 4 * T + 2 * W + N * P);
+            int dStOff = 3 * TT + 6 * T + 2 * W;
+            var buf = ArrayPool<float>.Shared.Rent(dStOff + Math.Max(N * P, W * T));
             var cb = buf.AsSpan(0, TT);
             var gram = buf.AsSpan(TT, TT);        // G_ij = gy_i·x_j
             var decay = buf.AsSpan(2 * TT, TT);   // exp(cum_i − cum_j)
@@ -264,12 +291,13 @@ internal static class SsdScanCpu
             var dA = buf.AsSpan(3 * TT + T, T);
             var offTerm = buf.AsSpan(3 * TT + 2 * T, T);
             var stateTerm = buf.AsSpan(3 * TT + 3 * T, T);
-            var tmp = buf.AsSpan(3 * TT + 4 * T, W);
-            var tmp2 = buf.AsSpan(3 * TT + 4 * T + W, W);
-            int dStOff = 3 * TT + 4 * T + 2 * W;
-            var dSt = buf.AsSpan(dStOff, N * P);
+            var cumRow = buf.AsSpan(3 * TT + 4 * T, T);
+            var dtRow = buf.AsSpan(3 * TT + 5 * T, T);
+            var tmp = buf.AsSpan(3 * TT + 6 * T, W);
+            var tmp2 = buf.AsSpan(3 * TT + 6 * T + W, W);
+            var dSt = buf.AsSpan(dStOff, N * P);  // also the transpose scratch of the Gram matrices
 
-            ChunkCB(d, Bs, bo, Cs, co, b, g, t0, T, cb);
+            LowerGram(Cs, co + d.BC(b, t0, g), Bs, bo + d.BC(b, t0, g), rowBC, T, N, buf, dStOff, cb);
             for (int t = t0; t < t0 + T; t++)
             {
                 dBs.AsSpan(dBo + d.BC(b, t, g), N).Clear();
@@ -277,36 +305,33 @@ internal static class SsdScanCpu
             }
             for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
             {
-                int cumo = d.Cum(b, h, c), so = d.ChunkState(b, h, c), bh = b * d.Heads + h;
-                float cumT = cum[cumo + T - 1], ah = a.Data[a.Offset + h], dh = D is null ? 0f : D.Data[D.Offset + h];
+                int so = d.ChunkState(b, h, c), bh = b * d.Heads + h;
+                float ah = a.Data[a.Offset + h], dh = D is null ? 0f : D.Data[D.Offset + h];
+                HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
+                float cumT = cumRow[T - 1];
+                LowerGram(gys, gyo + d.X(b, t0, h), xs, xo + d.X(b, t0, h), rowX, T, P, buf, dStOff, gram);
                 Transpose(dStates.AsSpan(so, P * N), P, N, dSt);
-                for (int i = 0; i < T; i++)
-                {
-                    var gi = gys.AsSpan(gyo + d.X(b, t0 + i, h), P);
-                    for (int j = 0; j <= i; j++)
-                    {
-                        gram[i * T + j] = TensorPrimitives.Dot(gi, xs.AsSpan(xo + d.X(b, t0 + j, h), P));
-                        decay[i * T + j] = MathF.Exp(cum[cumo + i] - cum[cumo + j]);
-                    }
-                }
+                for (int i = 0; i < T; i++) DecayRow(cumRow, i, decay.Slice(i * T, i + 1));
 
                 // Rows i: dC_i, the diagonal-block part of dA, and the off-diagonal (state → output) terms.
                 dA.Clear();
                 for (int i = 0; i < T; i++)
                 {
-                    for (int j = 0; j <= i; j++) vec[j] = decay[i * T + j] * dts[dto + d.Dt(b, t0 + j, h)] * gram[i * T + j];
+                    var w = vec[..(i + 1)];
+                    TensorPrimitives.Multiply(decay.Slice(i * T, i + 1), dtRow[..(i + 1)], w);
+                    TensorPrimitives.Multiply(w, gram.Slice(i * T, i + 1), w);
                     var dCi = dCs.AsSpan(dCo + d.BC(b, t0 + i, g), N);
-                    AccumulateRows(dCi, Bs, bo + d.BC(b, t0, g), rowBC, vec[..(i + 1)]);
+                    AccumulateRows(dCi, Bs, bo + d.BC(b, t0, g), rowBC, w);
                     float run = 0;
                     for (int m = 1; m <= i; m++)
                     {
-                        run += cb[i * T + m - 1] * vec[m - 1];
+                        run += cb[i * T + m - 1] * w[m - 1];
                         dA[m] += run;
                     }
                     var hN = tmp[..N];
                     hN.Clear();
                     AccumulateRows(hN, states, so, N, gys.AsSpan(gyo + d.X(b, t0 + i, h), P)); // H_cᵀ gy_i
-                    float e = MathF.Exp(cum[cumo + i]);
+                    float e = MathF.Exp(cumRow[i]);
                     TensorPrimitives.MultiplyAdd(hN, e, dCi, dCi);
                     offTerm[i] = e * TensorPrimitives.Dot(hN, Cs.AsSpan(co + d.BC(b, t0 + i, g), N));
                 }
@@ -314,7 +339,7 @@ internal static class SsdScanCpu
                 // Columns j: dx_j, dB_j and the direct part of dΔ_j.
                 for (int j = 0; j < T; j++)
                 {
-                    float dtj = dts[dto + d.Dt(b, t0 + j, h)], s = MathF.Exp(cumT - cum[cumo + j]);
+                    float dtj = dtRow[j], s = MathF.Exp(cumT - cumRow[j]);
                     var col = vec[..(T - j)];
                     for (int i = j; i < T; i++) col[i - j] = cb[i * T + j] * decay[i * T + j];
                     float direct = 0;
@@ -352,9 +377,8 @@ internal static class SsdScanCpu
                 {
                     dA[m] += prefix;
                     prefix += stateTerm[m];
-                    float dtm = dts[dto + d.Dt(b, t0 + m, h)];
                     ddts[ddto + d.Dt(b, t0 + m, h)] += ah * dA[m];
-                    daSum += dtm * dA[m];
+                    daSum += dtRow[m] * dA[m];
                     dDSum += gram[m * T + m];
                 }
                 partials[bh * d.Chunks + c] = daSum;
