@@ -28,6 +28,25 @@ public static class Autograd
         return new Variable(output);
     }
 
+    /// <summary>
+    /// Like <see cref="Record"/> for an op with several outputs and one backward: <paramref name="backward"/> receives
+    /// the gradient of each output (null for an output the loss does not depend on) and runs once per backward pass.
+    /// </summary>
+    public static Variable[] RecordMany(Tensor[] outputs, string op, Variable[] inputs, Func<Tensor?[], Tensor?[]> backward)
+    {
+        if (!IsGradEnabled || !inputs.Any(i => i.RequiresGrad)) return outputs.Select(o => new Variable(o)).ToArray();
+        // Each output's node hands its gradient to a shared slot and passes an empty gradient on to one hidden joint
+        // variable; the joint node comes after all outputs in reverse topological order and runs the real backward.
+        var slots = new Tensor?[outputs.Length];
+        var joint = new Variable(Tensor.Empty(new[] { 0 }, DType.Float32, outputs[0].Device), new Node(op, inputs, _ => backward(slots)));
+        var jointInput = new[] { joint };
+        return outputs.Select((o, k) => new Variable(o, new Node(op, jointInput, g =>
+        {
+            slots[k] = g;
+            return new Tensor?[] { Tensor.Empty(new[] { 0 }, DType.Float32, g.Device) };
+        }))).ToArray();
+    }
+
     internal static void Backward(Variable root, Tensor? gradient)
     {
         if (!root.RequiresGrad)
