@@ -1,4 +1,5 @@
-namespace Ssm.Kernels.Tests;
+using Ssm.Kernels;
+namespace Ssm.Testing;
 
 /// <summary>ILGPU CPU-accelerator devices of two simulated shapes, to catch warp- and group-size assumptions.</summary>
 public static class TestDevices

@@ -1,4 +1,5 @@
-namespace Ssm.Kernels.Tests;
+using Ssm.Kernels;
+namespace Ssm.Testing;
 
 /// <summary>Float comparisons with float32-appropriate tolerances: |a − e| ≤ atol + rtol·|e| element by element.</summary>
 public static class Close

@@ -1,0 +1,209 @@
+using Ssm.Checkpoints;
+using Ssm.Inference;
+using Ssm.Kernels;
+
+namespace Ssm.Mamba;
+
+// Mamba language model in mamba_ssm's MambaLMHeadModel layout (mamba_ssm/models/mixer_seq_simple.py):
+//   h = embedding(ids); residual = 0
+//   per block i: residual = h + residual; h = mixer_i(RMSNorm_i(residual))        (pre-norm, residual in float32)
+//   logits = lm_head(RMSNorm_f(h + residual)),  lm_head tied to the embedding by default.
+// Initialization as mamba_ssm's _init_weights: embedding N(0, 0.02²); out_proj rescaled by 1/√n_layer.
+
+/// <summary>One residual block: <c>norm</c> (RMSNorm) and <c>mixer</c> (<see cref="Mamba2"/>).</summary>
+public sealed class MambaBlock : Module
+{
+    /// <summary>Creates the block.</summary>
+    public MambaBlock(Mamba2Config config, Rng rng, Device device)
+    {
+        Norm = RegisterModule("norm", new RmsNorm(config.DModel, (float)config.NormEps, device));
+        Mixer = RegisterModule("mixer", new Mamba2(config, rng, device));
+    }
+
+    /// <summary>Pre-norm.</summary>
+    public RmsNorm Norm { get; }
+    /// <summary>The Mamba-2 mixer.</summary>
+    public Mamba2 Mixer { get; }
+}
+
+/// <summary>Per-layer inference states of a <see cref="MambaLMHeadModel"/>.</summary>
+public sealed class MambaCache : IInferenceCache
+{
+    internal MambaCache(IEnumerable<Mamba2State> layers, int batch)
+    {
+        Layers = layers.ToList();
+        Batch = batch;
+    }
+
+    /// <summary>Number of sequences.</summary>
+    public int Batch { get; }
+    /// <summary>One state per layer.</summary>
+    public IReadOnlyList<Mamba2State> Layers { get; }
+    /// <summary>Tokens consumed so far.</summary>
+    public int Position { get; internal set; }
+
+    /// <summary>Releases every layer's state.</summary>
+    public void Dispose()
+    {
+        foreach (var l in Layers) l.Dispose();
+    }
+}
+
+/// <summary>
+/// A Mamba-2 language model whose parameter names match mamba_ssm (<c>backbone.embedding.weight</c>,
+/// <c>backbone.layers.{i}.norm.weight</c>, <c>backbone.layers.{i}.mixer.*</c>, <c>backbone.norm_f.weight</c>,
+/// <c>lm_head.weight</c> when untied), so mamba_ssm checkpoints load and saved ones load back into mamba_ssm.
+/// </summary>
+public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
+{
+    private readonly Backbone _backbone;
+
+    /// <summary>Creates a model with mamba_ssm's initialization.</summary>
+    public MambaLMHeadModel(MambaLMConfig config, Rng rng, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        var d = device ?? Device.Default;
+        _backbone = RegisterModule("backbone", new Backbone(config, rng, d));
+        if (!config.TieEmbeddings)
+            LmHead = RegisterModule("lm_head", new Linear(config.DModel, config.PaddedVocabSize, bias: false, rng, d));
+        foreach (var block in _backbone.Layers)
+        {
+            var w = block.Mixer.OutProj.Weight.Data;
+            w.CopyFrom(Elementwise.Scale(w, (float)(1 / Math.Sqrt(config.NLayer))));
+        }
+    }
+
+    /// <summary>The configuration.</summary>
+    public MambaLMConfig Config { get; }
+    /// <summary>Token embedding [padded_vocab, d_model].</summary>
+    public Embedding EmbeddingLayer => _backbone.Embedding;
+    /// <summary>The residual blocks.</summary>
+    public IReadOnlyList<MambaBlock> Layers => _backbone.Layers;
+    /// <summary>Final RMSNorm.</summary>
+    public RmsNorm NormF => _backbone.NormF;
+    /// <summary>Separate output projection when embeddings are not tied; null when tied.</summary>
+    public Linear? LmHead { get; }
+
+    /// <summary>Zero inference states for <paramref name="batch"/> sequences.</summary>
+    public MambaCache AllocateCache(int batch) => new(Layers.Select(l => l.Mixer.AllocateState(batch)), batch);
+
+    /// <inheritdoc />
+    public int VocabSize => Config.PaddedVocabSize;
+
+    /// <inheritdoc />
+    public IInferenceCache AllocateInferenceCache(int batch) => AllocateCache(batch);
+
+    Variable IRecurrentLanguageModel.Forward(Tensor inputIds, IInferenceCache? cache) => Forward(inputIds, AsCache(cache));
+
+    Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache)!, ids);
+
+    private static MambaCache? AsCache(IInferenceCache? cache) => cache switch
+    {
+        null => null,
+        MambaCache m => m,
+        _ => throw new ArgumentException($"MambaLMHeadModel: cache is a {cache.GetType().Name}, expected a MambaCache from AllocateCache.", nameof(cache)),
+    };
+
+    /// <summary>
+    /// Logits [batch, length, padded_vocab] for token ids [batch, length] (int32 or int64). With a cache, the
+    /// sequences continue from it and the cache advances (chunked prefill).
+    /// </summary>
+    public Variable Forward(Tensor inputIds, MambaCache? cache = null)
+    {
+        Guard.Rank("MambaLMHeadModel.Forward", inputIds, "input_ids", 2, "[batch, length]");
+        if (cache is not null)
+            Guard.That(cache.Batch == inputIds.Size(0), "MambaLMHeadModel.Forward", nameof(cache), $"cache holds {cache.Batch} sequences, expected {inputIds.Size(0)}.");
+        var h = EmbeddingLayer.Forward(inputIds);
+        Variable? residual = null;
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            residual = residual is null ? h : F.Add(h, residual);
+            h = Layers[i].Mixer.Forward(Layers[i].Norm.Forward(residual), cache?.Layers[i]);
+        }
+        var normed = NormF.Forward(residual is null ? h : F.Add(h, residual));
+        if (cache is not null) cache.Position += inputIds.Size(1);
+        return Head(normed);
+    }
+
+    /// <summary>One recurrent step: logits [batch, padded_vocab] for the next token after ids [batch] (int32/int64).</summary>
+    public Tensor Step(MambaCache cache, Tensor ids)
+    {
+        Guard.Shape("MambaLMHeadModel.Step", ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        using var noGrad = Autograd.NoGrad();
+        var h = EmbeddingLayer.Forward(ids).Data;
+        Tensor? residual = null;
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            residual = residual is null ? h : Elementwise.Add(h, residual);
+            var normed = Layers[i].Norm.Forward(new Variable(residual)).Data;
+            h = Layers[i].Mixer.Step(cache.Layers[i], normed);
+        }
+        var final = NormF.Forward(new Variable(residual is null ? h : Elementwise.Add(h, residual)));
+        cache.Position += 1;
+        return Head(final).Data;
+    }
+
+    private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
+
+    /// <summary>True for parameters that get no weight decay (mamba_ssm's A_log, D, dt_bias, plus norms and biases by convention).</summary>
+    public static bool IsNoDecayParameter(string name) =>
+        Mamba2.IsSsmParameter(name) || name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm_f.weight", StringComparison.Ordinal)
+        || name.EndsWith(".bias", StringComparison.Ordinal);
+
+    // ---- checkpoints ----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Loads a mamba_ssm-style folder: <c>config.json</c> and <c>model.safetensors</c> (names as mamba_ssm; a tied
+    /// <c>lm_head.weight</c> may be present and must equal the embedding). Missing, unexpected or mis-shaped tensors are
+    /// refused with one message listing every problem.
+    /// </summary>
+    public static MambaLMHeadModel Load(string directory, Device? device = null)
+    {
+        var configPath = Path.Combine(directory, "config.json");
+        var weightsPath = Path.Combine(directory, "model.safetensors");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"MambaLMHeadModel.Load: no config.json in {directory}.", configPath);
+        if (!File.Exists(weightsPath)) throw new FileNotFoundException($"MambaLMHeadModel.Load: no model.safetensors in {directory}.", weightsPath);
+        var config = MambaLMConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var model = new MambaLMHeadModel(config, new Rng(0), device);
+        using var file = SafeTensorsFile.Open(weightsPath);
+        using var scope = TensorScope.Begin();
+        var state = new Dictionary<string, Tensor>();
+        foreach (var name in file.Names) state[name] = file.Read(name, model.EmbeddingLayer.Weight.Device);
+        if (config.TieEmbeddings && state.Remove("lm_head.weight", out var head) && state.TryGetValue("backbone.embedding.weight", out var emb)
+            && !head.ToArray().AsSpan().SequenceEqual(emb.ToArray()))
+            throw new SafeTensorsFormatException($"{weightsPath}: lm_head.weight differs from backbone.embedding.weight but config.json has tie_embeddings = true.");
+        try { model.LoadStateDict(state); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new SafeTensorsFormatException($"{weightsPath}: does not match config.json: {e.Message}", e);
+        }
+        return model;
+    }
+
+    /// <summary>Saves config.json and model.safetensors (atomically; tied lm_head not duplicated, as mamba_ssm saves).</summary>
+    public void Save(string directory, FloatStorage floats = FloatStorage.F32)
+    {
+        Directory.CreateDirectory(directory);
+        SafeTensors.Save(Path.Combine(directory, "model.safetensors"), StateDict(), new Dictionary<string, string> { ["format"] = "pt" }, floats);
+        var tmp = Path.Combine(directory, $".config.json.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(tmp, Config.ToJson());
+        File.Move(tmp, Path.Combine(directory, "config.json"), overwrite: true);
+    }
+
+    private sealed class Backbone : Module
+    {
+        public Backbone(MambaLMConfig config, Rng rng, Device device)
+        {
+            Embedding = RegisterModule("embedding", new Embedding(config.PaddedVocabSize, config.DModel, rng, std: 0.02, device));
+            Layers = RegisterModule("layers", new ModuleList<MambaBlock>(
+                Enumerable.Range(0, config.NLayer).Select(_ => new MambaBlock(config.Mixer, rng, device)).ToList()));
+            NormF = RegisterModule("norm_f", new RmsNorm(config.DModel, (float)config.Mixer.NormEps, device));
+        }
+
+        public Embedding Embedding { get; }
+        public IReadOnlyList<MambaBlock> Layers { get; }
+        public RmsNorm NormF { get; }
+    }
+}

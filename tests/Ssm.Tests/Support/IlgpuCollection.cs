@@ -1,5 +1,0 @@
-namespace Ssm.Tests;
-
-/// <summary>Tests that launch ILGPU kernels run one at a time (one simulated accelerator per shape, shared).</summary>
-[CollectionDefinition("ilgpu", DisableParallelization = true)]
-public sealed class IlgpuCollection { }
