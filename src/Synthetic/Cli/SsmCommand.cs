@@ -8,7 +8,11 @@ public static class SsmCommand
     /// <summary>The root command with every subcommand attached.</summary>
     public static RootCommand Build()
     {
-        var root = new RootCommand("ssm — train, evaluate and run state-space and hybrid sequence models (Ssm library).");
+        var root = new RootCommand("ssm — train, evaluate and run state-space and hybrid sequence models (Ssm library).")
+        {
+            InferenceCommands.Forward(),
+            InferenceCommands.Generate(),
+        };
         return root;
     }
 }
