@@ -34,13 +34,14 @@ internal static class VandermondeCpu
                     var z = new Complex(a[ao + m], a[ao + m + 1]);
                     // W_r = 2c·e^{z r}, rounded once from double.
                     var coef = 2 * new Complex(cv[co + m], cv[co + m + 1]);
-                    double wmax = PowerTable(z, coef, wr, wi);
+                    // Stop once |P|·max|W| < 1e-45: every remaining contribution rounds to zero in float.
+                    double cutoff = 1e-90 / PowerTable(z, coef, wr, wi);
                     var step = Complex.Exp(z * block);
-                    bool decays = step.Magnitude < 1;
+                    bool decays = Norm(step) < 1;
                     Complex p = Complex.One;
                     for (int l0 = 0; l0 < length; l0 += block)
                     {
-                        if (decays && p.Magnitude * wmax < 1e-45) break;
+                        if (decays && Norm(p) < cutoff) break;
                         AddRealProduct(row.Slice(l0, Math.Min(block, length - l0)), (float)p.Real, (float)p.Imaginary, wr, wi);
                         p *= step;
                     }
@@ -67,12 +68,12 @@ internal static class VandermondeCpu
                 PowerTable(z, Complex.One, zr, zi);
                 for (int r = 0; r < block; r++) { rzr[r] = r * zr[r]; rzi[r] = r * zi[r]; }
                 var step = Complex.Exp(z * block);
-                bool decays = step.Magnitude < 1;
+                bool decays = Norm(step) < 1;
                 Complex p = Complex.One, s0 = Complex.Zero, s1 = Complex.Zero;
                 var row = new ReadOnlySpan<float>(g, go + h * length, length);
                 for (int l0 = 0; l0 < length; l0 += block)
                 {
-                    if (decays && p.Magnitude < 1e-300) break;
+                    if (decays && Norm(p) < 1e-300) break;
                     var seg = row.Slice(l0, Math.Min(block, length - l0));
                     // u = Σ_r dK·conj(W_r), u1 = Σ_r r·dK·conj(W_r) over this block.
                     var u = new Complex(Dot(seg, zr), -Dot(seg, zi));
@@ -90,7 +91,10 @@ internal static class VandermondeCpu
         });
     }
 
-    /// <summary>w[r] = coef·e^{z·r} for r &lt; w.Length (double recurrence, re-anchored every 16 steps); returns max |w|.</summary>
+    /// <summary>|x|² (cheaper than the overflow-safe <see cref="Complex.Magnitude"/>; used only for thresholds).</summary>
+    private static double Norm(Complex x) => x.Real * x.Real + x.Imaginary * x.Imaginary;
+
+    /// <summary>w[r] = coef·e^{z·r} for r &lt; w.Length (double recurrence, re-anchored every 16 steps); returns max |w|².</summary>
     private static double PowerTable(Complex z, Complex coef, float[] wr, float[] wi)
     {
         var e = Complex.Exp(z);
@@ -101,7 +105,7 @@ internal static class VandermondeCpu
             if ((r & 15) == 0) w = coef * Complex.Exp(z * r);
             wr[r] = (float)w.Real;
             wi[r] = (float)w.Imaginary;
-            max = Math.Max(max, w.Magnitude);
+            max = Math.Max(max, Norm(w));
             w *= e;
         }
         return max;
