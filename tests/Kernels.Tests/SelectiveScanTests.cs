@@ -63,6 +63,22 @@ public sealed class SelectiveScanTests
     }
 
     [Fact]
+    public void EmptySequenceGivesTheInitialStateOnCpuAndIlgpu()
+    {
+        var cpu = Inputs.Random(2, 0, 3, 2, true, true, true, seed: 2);
+        foreach (var s in new[] { cpu, cpu.To(TestDevices.Get("w4x4")) })
+        {
+            var (y, final) = s.Forward();
+            Assert.Equal(new[] { 2, 0, 3 }, y.ShapeArray());
+            Assert.Equal(s.H0!.ToArray(), final.ToArray());
+            var dFinal = new Rng(3).Normal(new[] { 2, 3, 2 }, device: s.U.Device);
+            var g = s.Backward(null, dFinal);
+            Assert.Equal(dFinal.ToArray(), g.DInitialState!.ToArray());
+            Assert.All(g.DA.ToArray(), v => Assert.Equal(0f, v));
+        }
+    }
+
+    [Fact]
     public void BadInputsGiveClearErrors()
     {
         var s = Inputs.Random(1, 5, 3, 2, true, true, true, seed: 1);
