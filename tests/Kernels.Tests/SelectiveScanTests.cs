@@ -33,7 +33,7 @@ public sealed class SelectiveScanTests
     public static TheoryData<int, int, int, bool> Cases()
     {
         var data = new TheoryData<int, int, int, bool>();
-        foreach (var (length, channels, state) in new[] { (1, 1, 1), (7, 8, 4), (70, 13, 16), (130, 20, 3) })
+        foreach (var (length, channels, state) in new[] { (1, 1, 1), (7, 8, 4), (70, 13, 16), (130, 20, 3), (70, 75, 3) })
         foreach (var extras in new[] { false, true })
             data.Add(length, channels, state, extras);
         return data;
