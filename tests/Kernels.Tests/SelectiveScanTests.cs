@@ -33,7 +33,7 @@ public sealed class SelectiveScanTests
     public static TheoryData<int, int, int, bool> Cases()
     {
         var data = new TheoryData<int, int, int, bool>();
-        foreach (var (length, channels, state) in new[] { (1, 1, 1), (7, 8, 4), (70, 13, 16), (130, 20, 3) })
+        foreach (var (length, channels, state) in new[] { (1, 1, 1), (7, 8, 4), (70, 13, 16), (130, 20, 3), (70, 75, 3) })
         foreach (var extras in new[] { false, true })
             data.Add(length, channels, state, extras);
         return data;
@@ -60,6 +60,22 @@ public sealed class SelectiveScanTests
         AssertGradients(Adjoint(s, dy, dFinal), s.Backward(dy, dFinal), "both");
         AssertGradients(Adjoint(s, dy, null), s.Backward(dy, null), "dy only");
         AssertGradients(Adjoint(s, null, dFinal), s.Backward(null, dFinal), "dFinal only");
+    }
+
+    [Fact]
+    public void EmptySequenceGivesTheInitialStateOnCpuAndIlgpu()
+    {
+        var cpu = Inputs.Random(2, 0, 3, 2, true, true, true, seed: 2);
+        foreach (var s in new[] { cpu, cpu.To(TestDevices.Get("w4x4")) })
+        {
+            var (y, final) = s.Forward();
+            Assert.Equal(new[] { 2, 0, 3 }, y.ShapeArray());
+            Assert.Equal(s.H0!.ToArray(), final.ToArray());
+            var dFinal = new Rng(3).Normal(new[] { 2, 3, 2 }, device: s.U.Device);
+            var g = s.Backward(null, dFinal);
+            Assert.Equal(dFinal.ToArray(), g.DInitialState!.ToArray());
+            Assert.All(g.DA.ToArray(), v => Assert.Equal(0f, v));
+        }
     }
 
     [Fact]

@@ -26,22 +26,23 @@ public sealed class SsdScanTests
             D?.To(device), H0?.To(device));
     }
 
-    public static TheoryData<int, int, int, bool> ForwardCases()
+    public static TheoryData<int, int, int, bool, bool> ForwardCases()
     {
-        var data = new TheoryData<int, int, int, bool>();
+        var data = new TheoryData<int, int, int, bool, bool>();
         foreach (var chunk in new[] { 1, 3, 8, 64 })
         foreach (var length in new[] { 1, 7, 64, 100 })
         foreach (var groups in new[] { 1, 2 })
-        foreach (var extras in new[] { false, true })
-            data.Add(chunk, length, groups, extras);
+        foreach (var withState in new[] { false, true })
+        foreach (var withD in new[] { false, true })
+            data.Add(chunk, length, groups, withState, withD);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(ForwardCases))]
-    public void ChunkedForwardMatchesSequentialRecurrence(int chunk, int length, int groups, bool withStateAndD)
+    public void ChunkedForwardMatchesSequentialRecurrence(int chunk, int length, int groups, bool withState, bool withD)
     {
-        var s = Inputs.Random(2, length, 4, 3, groups, 5, withStateAndD, withStateAndD, seed: chunk * 1000 + length + groups);
+        var s = Inputs.Random(2, length, 4, 3, groups, 5, withD, withState, seed: chunk * 1000 + length + groups);
         var (y, final) = SsdScan.Forward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, chunk);
         var (yr, finalr) = SsdScan.Reference(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0);
         Close.All(yr, y, 1e-4, 1e-5, "y");
@@ -100,6 +101,23 @@ public sealed class SsdScanTests
         Assert.Null(onlyY.DD);
         Assert.Null(onlyY.DInitialState);
         AssertGradients(SequentialBackward(s, null, dFinal), SsdScan.Backward(s.X, s.Dt, s.A, s.B, s.C, null, null, 6, null, dFinal), "dFinal only");
+    }
+
+    [Fact]
+    public void EmptySequenceGivesTheInitialStateOnCpuAndIlgpu()
+    {
+        foreach (var device in new Device[] { Device.Cpu, TestDevices.Get("w4x4") })
+        {
+            var s = Inputs.Random(2, 0, 2, 3, 1, 4, true, true, seed: 2, device);
+            var (y, final) = SsdScan.Forward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, 4);
+            Assert.Equal(new[] { 2, 0, 2, 3 }, y.ShapeArray());
+            Assert.Equal(s.H0!.ToArray(), final.ToArray());
+            var dFinal = new Rng(3).Normal(new[] { 2, 2, 3, 4 }, device: device);
+            var g = SsdScan.Backward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, 4, null, dFinal);
+            Assert.Equal(dFinal.ToArray(), g.DInitialState!.ToArray());
+            Assert.Equal(new[] { 0f, 0f }, g.Da.ToArray());
+            Assert.Equal(new[] { 0f, 0f }, g.DD!.ToArray());
+        }
     }
 
     [Fact]

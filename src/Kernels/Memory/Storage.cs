@@ -91,6 +91,7 @@ internal sealed class GpuStorage : Storage
 
     public override void Zero(int offset, int count)
     {
+        if (count == 0) return; // ILGPU's MemSet rejects an empty view
         var stream = ((IlgpuDevice)Device).Accelerator.DefaultStream;
         switch (DType)
         {

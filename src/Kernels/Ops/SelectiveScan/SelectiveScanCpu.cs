@@ -62,90 +62,109 @@ internal static class SelectiveScanCpu
         int bOff = B.Offset, cOff = C.Offset;
         CpuParallel.Each(s.Batch * ranges, item =>
         {
+            // One item: a batch element and a range of 8-channel blocks, processed segment by segment in reverse,
+            // every block of the range per segment, so the dB/dC sums over channels stay in vectors until the
+            // segment is done.
             int b = item / ranges, r = item % ranges, rowBase = (b * ranges + r) * L * N;
-            var At = new Vector256<float>[N];
-            var gh = new Vector256<float>[N];
-            var dA = new Vector256<float>[N];
-            var checkpoints = new Vector256<float>[Math.Max(segments, 1) * N];
-            var hs = new Vector256<float>[Segment * N];
-            for (int block = r * blocks / ranges; block < (r + 1) * blocks / ranges; block++)
+            int first = r * blocks / ranges, count = (r + 1) * blocks / ranges - first;
+            var At = new Vector256<float>[count * N];
+            var Dv = new Vector256<float>[count];
+            var gh = new Vector256<float>[count * N];
+            var dA = new Vector256<float>[count * N];
+            var dD = new Vector256<float>[count];
+            var checkpoints = new Vector256<float>[count * Math.Max(segments, 1) * N];
+            var hs = new Vector256<float>[Segment * N];     // state before each step of the segment
+            var alphas = new Vector256<float>[Segment * N]; // exp(Δ A) of each step
+            var vB = new Vector256<float>[Segment * N];
+            var vC = new Vector256<float>[Segment * N];
+            for (int q = 0; q < count; q++)
             {
-                int d0 = block * W, lanes = Math.Min(W, s.Channels - d0);
-                var h = checkpoints.AsSpan(0, N);
-                var Dv = LoadParams(A, D, h0, b, d0, lanes, s, At, h);
-
-                // Forward, keeping the state at the start of every segment.
+                int d0 = (first + q) * W, lanes = Math.Min(W, s.Channels - d0), cq = q * Math.Max(segments, 1) * N;
+                var at = At.AsSpan(q * N, N);
+                Dv[q] = LoadParams(A, D, h0, b, d0, lanes, s, at, checkpoints.AsSpan(cq, N));
                 for (int seg = 1; seg < segments; seg++)
                 {
-                    var cur = checkpoints.AsSpan(seg * N, N);
-                    checkpoints.AsSpan((seg - 1) * N, N).CopyTo(cur);
-                    StepSegment(s, u, delta, Bs, bOff, At, b, d0, lanes, (seg - 1) * Segment, Segment, cur);
+                    var cur = checkpoints.AsSpan(cq + seg * N, N);
+                    checkpoints.AsSpan(cq + (seg - 1) * N, N).CopyTo(cur);
+                    StepSegment(s, u, delta, Bs, bOff, at, b, d0, lanes, (seg - 1) * Segment, Segment, cur);
                 }
-
-                for (int k = 0; k < N; k++) gh[k] = dFinal is null ? Vector256<float>.Zero : Gather(dFinal, s.StateAt(b, d0) + k, N, lanes);
-                Array.Clear(dA);
-                var dD = Vector256<float>.Zero;
-                for (int seg = segments - 1; seg >= 0; seg--)
+                for (int k = 0; k < N; k++) gh[q * N + k] = dFinal is null ? Vector256<float>.Zero : Gather(dFinal, s.StateAt(b, d0) + k, N, lanes);
+            }
+            for (int seg = segments - 1; seg >= 0; seg--)
+            {
+                int t0 = seg * Segment, T = Math.Min(Segment, L - t0);
+                Array.Clear(vB);
+                Array.Clear(vC);
+                for (int q = 0; q < count; q++)
                 {
-                    int t0 = seg * Segment, T = Math.Min(Segment, L - t0);
-                    var start = checkpoints.AsSpan(seg * N, N);
-                    start.CopyTo(hs);
-                    for (int t = 1; t < T; t++)
+                    int d0 = (first + q) * W, lanes = Math.Min(W, s.Channels - d0);
+                    var at = At.AsSpan(q * N, N);
+                    var adj = gh.AsSpan(q * N, N);
+                    var da = dA.AsSpan(q * N, N);
+                    checkpoints.AsSpan((q * segments + seg) * N, N).CopyTo(hs);
+                    for (int t = 0; t < T; t++)
                     {
-                        hs.AsSpan((t - 1) * N, N).CopyTo(hs.AsSpan(t * N, N));
-                        StepSegment(s, u, delta, Bs, bOff, At, b, d0, lanes, t0 + t - 1, 1, hs.AsSpan(t * N, N));
+                        int o = s.U(b, t0 + t, d0), bo = s.BC(b, t0 + t);
+                        var dt = Load(delta, o, lanes);
+                        var du = dt * Load(u, o, lanes);
+                        for (int k = 0; k < N; k++)
+                        {
+                            var alpha = Vector256.Exp(dt * at[k]);
+                            alphas[t * N + k] = alpha;
+                            if (t + 1 < T) hs[(t + 1) * N + k] = Vector256.MultiplyAddEstimate(alpha, hs[t * N + k], du * Bs[bOff + bo + k]);
+                        }
                     }
-                    // hs[t] holds the state before step t0 + t; the state after it is recomputed in the reverse loop.
                     for (int t = T - 1; t >= 0; t--)
                     {
-                        int tt = t0 + t, o = s.U(b, tt, d0), bo = s.BC(b, tt);
+                        int o = s.U(b, t0 + t, d0), bo = s.BC(b, t0 + t);
                         var dt = Load(delta, o, lanes);
                         var uu = Load(u, o, lanes);
                         var du = dt * uu;
-                        var hPrev = hs.AsSpan(t * N, N);
                         var dout = dy is null ? Vector256<float>.Zero : Load(dy, o, lanes);
-                        var yHat = dout;
-                        if (z is not null)
-                        {
-                            var zz = Load(z, o, lanes);
-                            var sig = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-zz));
-                            var yv = Dv * uu;
-                            for (int k = 0; k < N; k++)
-                            {
-                                var hk = Vector256.MultiplyAddEstimate(Vector256.Exp(dt * At[k]), hPrev[k], du * Bs[bOff + bo + k]);
-                                yv = Vector256.MultiplyAddEstimate(hk, Vector256.Create(Cs[cOff + bo + k]), yv);
-                            }
-                            yHat = dout * zz * sig;
-                            Store(dout * yv * sig * (Vector256<float>.One + zz * (Vector256<float>.One - sig)), g.Dz!, o, lanes);
-                        }
+                        var zz = z is null ? Vector256<float>.Zero : Load(z, o, lanes);
+                        var sig = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-zz));
+                        var yHat = z is null ? dout : dout * zz * sig;
+                        var yv = Dv[q] * uu;
                         var dDu = Vector256<float>.Zero;
                         var dDelta = Vector256<float>.Zero;
-                        int row = rowBase + tt * N;
                         for (int k = 0; k < N; k++)
                         {
                             float bk = Bs[bOff + bo + k];
-                            var alpha = Vector256.Exp(dt * At[k]);
-                            var hk = Vector256.MultiplyAddEstimate(alpha, hPrev[k], du * bk);
-                            var gk = Vector256.MultiplyAddEstimate(yHat, Vector256.Create(Cs[cOff + bo + k]), gh[k]);
-                            pC[row + k] += Vector256.Sum(yHat * hk);
-                            pB[row + k] += Vector256.Sum(gk * du);
+                            var ck = Vector256.Create(Cs[cOff + bo + k]);
+                            var alpha = alphas[t * N + k];
+                            var hPrev = hs[t * N + k];
+                            var hk = Vector256.MultiplyAddEstimate(alpha, hPrev, du * bk);
+                            var gk = Vector256.MultiplyAddEstimate(yHat, ck, adj[k]);
+                            yv = Vector256.MultiplyAddEstimate(hk, ck, yv);
+                            vC[t * N + k] = Vector256.MultiplyAddEstimate(yHat, hk, vC[t * N + k]);
+                            vB[t * N + k] = Vector256.MultiplyAddEstimate(gk, du, vB[t * N + k]);
                             dDu = Vector256.MultiplyAddEstimate(gk, Vector256.Create(bk), dDu);
-                            var dAlpha = gk * hPrev[k] * alpha;
-                            dDelta = Vector256.MultiplyAddEstimate(dAlpha, At[k], dDelta);
-                            dA[k] = Vector256.MultiplyAddEstimate(dAlpha, dt, dA[k]);
-                            gh[k] = gk * alpha;
+                            var dAlpha = gk * hPrev * alpha;
+                            dDelta = Vector256.MultiplyAddEstimate(dAlpha, at[k], dDelta);
+                            da[k] = Vector256.MultiplyAddEstimate(dAlpha, dt, da[k]);
+                            adj[k] = gk * alpha;
                         }
-                        Store(Vector256.MultiplyAddEstimate(dt, dDu, Dv * yHat), g.Du, o, lanes);
+                        if (z is not null) Store(dout * yv * sig * (Vector256<float>.One + zz * (Vector256<float>.One - sig)), g.Dz!, o, lanes);
+                        Store(Vector256.MultiplyAddEstimate(dt, dDu, Dv[q] * yHat), g.Du, o, lanes);
                         Store(Vector256.MultiplyAddEstimate(uu, dDu, dDelta), g.Ddelta, o, lanes);
-                        dD = Vector256.MultiplyAddEstimate(yHat, uu, dD);
+                        dD[q] = Vector256.MultiplyAddEstimate(yHat, uu, dD[q]);
                     }
                 }
+                for (int e = 0; e < T * N; e++)
+                {
+                    pB[rowBase + t0 * N + e] = Vector256.Sum(vB[e]);
+                    pC[rowBase + t0 * N + e] = Vector256.Sum(vC[e]);
+                }
+            }
+            for (int q = 0; q < count; q++)
+            {
+                int d0 = (first + q) * W, lanes = Math.Min(W, s.Channels - d0);
                 for (int k = 0; k < N; k++)
                 {
-                    Scatter(dA[k], partialA, s.StateAt(b, d0) + k, N, lanes);
-                    if (g.DInitialState is not null) Scatter(gh[k], g.DInitialState, s.StateAt(b, d0) + k, N, lanes);
+                    Scatter(dA[q * N + k], partialA, s.StateAt(b, d0) + k, N, lanes);
+                    if (g.DInitialState is not null) Scatter(gh[q * N + k], g.DInitialState, s.StateAt(b, d0) + k, N, lanes);
                 }
-                Store(dD, partialD, b * s.Channels + d0, lanes);
+                Store(dD[q], partialD, b * s.Channels + d0, lanes);
             }
         });
 
@@ -172,7 +191,7 @@ internal static class SelectiveScanCpu
     }
 
     /// <summary>Advances the 8-channel state <paramref name="h"/> by <paramref name="steps"/> steps from step <paramref name="t0"/>.</summary>
-    private static void StepSegment(ScanDims s, Tensor u, Tensor delta, float[] Bs, int bOff, Vector256<float>[] At,
+    private static void StepSegment(ScanDims s, Tensor u, Tensor delta, float[] Bs, int bOff, ReadOnlySpan<Vector256<float>> At,
         int b, int d0, int lanes, int t0, int steps, Span<Vector256<float>> h)
     {
         for (int t = t0; t < t0 + steps; t++)
@@ -187,7 +206,7 @@ internal static class SelectiveScanCpu
 
     /// <summary>Loads A[d0.., k] into <paramref name="At"/>, the initial state into <paramref name="h"/>, and returns D[d0..].</summary>
     private static Vector256<float> LoadParams(Tensor A, Tensor? D, Tensor? h0, int b, int d0, int lanes, ScanDims s,
-        Vector256<float>[] At, Span<Vector256<float>> h)
+        Span<Vector256<float>> At, Span<Vector256<float>> h)
     {
         int N = s.State;
         for (int k = 0; k < N; k++)

@@ -93,20 +93,14 @@ internal static class SelectiveScanGpu
                 for (int t = T - 1; t >= 0; t--)
                 {
                     int i = s.U(b, t0 + t, d), bo = s.BC(b, t0 + t);
-                    float dt = v.Delta[i], uu = v.U[i], du = dt * uu, dout = gv.HasDy != 0 ? gv.Dy[i] : 0f, yHat = dout;
-                    if (v.HasZ != 0)
-                    {
-                        float zz = v.Z[i], sig = 1f / (1f + MathF.Exp(-zz)), y = v.HasD != 0 ? v.D[d] * uu : 0f;
-                        for (int k = 0; k < N; k++)
-                            y += v.C[bo + k] * (MathF.Exp(dt * v.A[d * N + k]) * gv.States[hs + t * N + k] + du * v.B[bo + k]);
-                        yHat = dout * zz * sig;
-                        gv.Dz[i] = dout * y * sig * (1f + zz * (1f - sig));
-                    }
-                    float dDu = 0, dDelta = 0;
+                    float dt = v.Delta[i], uu = v.U[i], du = dt * uu, dout = gv.HasDy != 0 ? gv.Dy[i] : 0f;
+                    float zz = v.HasZ != 0 ? v.Z[i] : 0f, sig = 1f / (1f + MathF.Exp(-zz)), yHat = v.HasZ != 0 ? dout * zz * sig : dout;
+                    float y = v.HasD != 0 ? v.D[d] * uu : 0f, dDu = 0, dDelta = 0;
                     for (int k = 0; k < N; k++)
                     {
                         float a = v.A[d * N + k], alpha = MathF.Exp(dt * a), hPrev = gv.States[hs + t * N + k];
                         float h = alpha * hPrev + du * v.B[bo + k], g = gv.Adjoint[so + k] + yHat * v.C[bo + k];
+                        y += h * v.C[bo + k];
                         Atomic.Add(ref sdC[t * N + k], yHat * h);
                         Atomic.Add(ref sdB[t * N + k], g * du);
                         dDu += g * v.B[bo + k];
@@ -115,6 +109,7 @@ internal static class SelectiveScanGpu
                         gv.DAPartial[so + k] += dAlpha * dt;
                         gv.Adjoint[so + k] = g * alpha;
                     }
+                    if (v.HasZ != 0) gv.Dz[i] = dout * y * sig * (1f + zz * (1f - sig));
                     gv.Du[i] = dt * dDu + (v.HasD != 0 ? v.D[d] : 0f) * yHat;
                     gv.Ddelta[i] = uu * dDu + dDelta;
                     dD += yHat * uu;
