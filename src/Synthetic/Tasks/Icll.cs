@@ -99,6 +99,13 @@ public sealed class IcllTask : SequenceTask<IcllExample>
     /// <inheritdoc />
     public override string MetricName => "dfa_accuracy";
 
+    /// <summary>
+    /// Input tokens of the longest possible prompt (MaxStrings strings of MaxStringLength letters and the separators,
+    /// less the last token, which is only a target): a batch length that never truncates (949 with RegBench's values;
+    /// RegBench truncates at 1024). Shorter lengths truncate prompts; rows shorter than the length are padded with '.'.
+    /// </summary>
+    public int MaxInputLength => Options.MaxStrings * (Options.MaxStringLength + 1) - 2;
+
     /// <summary>The DFAs of a split.</summary>
     public IReadOnlyList<Dfa> Dfas(DataSplit split) => split == DataSplit.Test ? TestDfas : TrainDfas;
 
@@ -207,7 +214,22 @@ public sealed class IcllTask : SequenceTask<IcllExample>
         ArgumentNullException.ThrowIfNull(rng);
         var dfas = Dfas(split);
         int index = rng.Next(dfas.Count);
-        var dfa = dfas[index];
+        return Prompt(rng, index, dfas[index]);
+    }
+
+    /// <summary>
+    /// One prompt for every DFA of <paramref name="split"/>, in pool order (RegBench's fixed evaluation set: each test
+    /// DFA once); collate them in chunks with <see cref="SequenceTask{T}.Collate"/>.
+    /// </summary>
+    public IReadOnlyList<IcllExample> OnePromptPerDfa(Rng rng, DataSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        var dfas = Dfas(split);
+        return Enumerable.Range(0, dfas.Count).Select(i => Prompt(rng, i, dfas[i])).ToArray();
+    }
+
+    private IcllExample Prompt(Rng rng, int index, Dfa dfa)
+    {
         int strings = rng.Next(Options.MinStrings, Options.MaxStrings + 1);
         var tokens = new List<int>();
         for (int i = 0; i < strings; i++)

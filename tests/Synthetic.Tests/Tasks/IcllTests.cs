@@ -137,6 +137,29 @@ public sealed class IcllTests
     }
 
     [Fact]
+    public void OnePromptPerTestDfaCoversTheTestPoolInOrder()
+    {
+        var set = Task.OnePromptPerDfa(new Rng(1), DataSplit.Test);
+        Assert.Equal(Task.TestDfas.Count, set.Count);
+        for (int i = 0; i < set.Count; i++)
+        {
+            Assert.Equal(i, set[i].DfaIndex);
+            Assert.Same(Task.TestDfas[i], set[i].Dfa);
+        }
+        var batch = Task.Collate(set.Take(8).ToArray(), Task.MaxInputLength);
+        Assert.Equal(8, batch.Batch);
+        Assert.Equal(Task.OnePromptPerDfa(new Rng(1), DataSplit.Test)[5].Tokens, set[5].Tokens);
+    }
+
+    [Fact]
+    public void MaxInputLengthHoldsTheLongestPrompt()
+    {
+        Assert.Equal(19 * 49 + 18 - 1, Task.MaxInputLength);
+        var rng = new Rng(6);
+        for (int i = 0; i < 50; i++) Assert.True(Task.Generate(rng, 0).Tokens.Length - 1 <= Task.MaxInputLength);
+    }
+
+    [Fact]
     public void TargetsAreNextTokensWithSeparatorsAndPaddingIgnored()
     {
         var batch = Task.Sample(new Rng(4), 4, 300);
