@@ -25,11 +25,11 @@ public sealed class ListOpsTests
     public void EvaluatorComputesAHandWrittenExpression()
     {
         // [MAX 2 9 [MIN 4 7 ] 0 ] = 9 ; [SM [MED 1 2 ] 9 [MIN 5 6 ] ] = (1 + 9 + 5) mod 10 = 5
-        Assert.Equal(9, ListOpsEvaluator.Evaluate(new[] { Max, D(2), D(9), Min, D(4), D(7), Close, D(0), Close }));
-        Assert.Equal(5, ListOpsEvaluator.Evaluate(new[] { SumMod, Med, D(1), D(2), Close, D(9), Min, D(5), D(6), Close, Close, Pad, Pad }));
+        Assert.Equal(9, ListOpsEvaluator.Evaluate(new[] { Max, D(2), D(9), Min, D(4), D(7), ListOpsTokens.Close, D(0), ListOpsTokens.Close }));
+        Assert.Equal(5, ListOpsEvaluator.Evaluate(new[] { SumMod, Med, D(1), D(2), ListOpsTokens.Close, D(9), Min, D(5), D(6), ListOpsTokens.Close, ListOpsTokens.Close, Pad, Pad }));
         Assert.Equal(7, ListOpsEvaluator.Evaluate(new[] { D(7) }));
         Assert.Throws<FormatException>(() => ListOpsEvaluator.Evaluate(new[] { Max, D(2) }));
-        Assert.Throws<FormatException>(() => ListOpsEvaluator.Evaluate(new[] { Max, Close }));
+        Assert.Throws<FormatException>(() => ListOpsEvaluator.Evaluate(new[] { Max, ListOpsTokens.Close }));
         Assert.Throws<FormatException>(() => ListOpsEvaluator.Evaluate(new[] { D(1), D(2) }));
     }
 
@@ -85,7 +85,7 @@ public sealed class ListOpsTests
                     args.Push(0);
                     maxDepth = Math.Max(maxDepth, ++depth);
                 }
-                else if (t == Close) { Assert.InRange(args.Pop(), 2, 3); depth--; }
+                else if (t == ListOpsTokens.Close) { Assert.InRange(args.Pop(), 2, 3); depth--; }
                 else if (args.Count > 0) args.Push(args.Pop() + 1);
             }
             // Leaves sit at depth ≤ 4, so operators at depth ≤ 3.
@@ -114,9 +114,9 @@ public sealed class ListOpsTests
             int depth = 0, args = 0;
             foreach (var t in tokens.Skip(1).SkipLast(1))
             {
-                if (depth == 0 && t != Close) args++;
+                if (depth == 0 && t != ListOpsTokens.Close) args++;
                 if (t is Min or Max or Med or SumMod) depth++;
-                else if (t == Close) depth--;
+                else if (t == ListOpsTokens.Close) depth--;
             }
             children += args;
         }
