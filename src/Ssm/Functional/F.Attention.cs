@@ -40,6 +40,8 @@ public static partial class F
     /// <summary>Rotary position embedding at explicit <paramref name="positions"/> (L shared by the batch, or B·L); see <see cref="Rope(Variable, int, float, int?, bool)"/>.</summary>
     public static Variable Rope(Variable x, int[] positions, float @base = 10000f, int? rotaryDim = null, bool interleaved = false)
     {
+        ArgumentNullException.ThrowIfNull(positions);
+        positions = (int[])positions.Clone(); // the backward must see the positions of the forward
         var y = Kernels.Rope.Apply(x.Data, positions, @base, rotaryDim, interleaved);
         return Autograd.Record(y, "Rope", new[] { x }, g => new Tensor?[] { Kernels.Rope.Backward(g, positions, @base, rotaryDim, interleaved) });
     }

@@ -47,8 +47,8 @@ public sealed record LambdaAttentionGradients(Tensor? DqLocal, Tensor? DkLocal, 
 /// matrix), tiles outside the mask skipped. Grouped-query attention (Hq a multiple of Hkv; query head h uses kv head
 /// h / (Hq/Hkv)). <c>queryOffset</c> is the absolute position of query row 0 relative to key 0 (decoding with a KV cache:
 /// Lq = 1, queryOffset = Lk − 1; chunked prefill: the chunk's start); masks are evaluated on absolute positions.
-/// CPU: blocks of 64 query rows × 64-key tiles in parallel over (batch, head, query block), SIMD dot products; the
-/// backward runs two race-free passes: dK/dV parallel over (batch, kv head, key block), then dQ over (batch, head, query
+/// CPU: blocks of 64 query rows × 64-key tiles in parallel over (batch, head, query block), register-blocked Vector256
+/// FMA micro-kernels; the backward runs two race-free passes: dK/dV parallel over (batch, kv head, key block), then dQ over (batch, head, query
 /// block), each recomputing P. ILGPU: one thread group per (batch, head, query tile) with K/V tiles in shared memory;
 /// backward as a dK/dV kernel per (batch, kv head, key tile) and a dQ kernel per (batch, head, query tile).
 /// </summary>

@@ -9,9 +9,10 @@ namespace Ssm.Kernels;
 /// accumulator and the running max/sum per row in shared memory and walks the K/V tiles of its mask's key ranges (masked
 /// tiles are never loaded). Backward: a dK/dV kernel, one group per (batch, kv head, key tile), loops over the query heads
 /// of its group and the query tiles of the mask's query range and accumulates its own dK/dV rows in shared memory (no
-/// atomics); a dQ kernel, one group per (batch, head, query tile), walks the key tiles like the forward. Every step strides
-/// its elements over the group's threads, so any group size works; T is the largest power of two ≤ 64 with T² ≤ 4 ×
-/// the group size whose shared-memory footprint fits min(48 KiB, the device's limit).
+/// atomics); a dQ kernel, one group per (batch, head, query tile), walks the key tiles like the forward. Staged tile
+/// rows have an odd stride (no shared-memory bank conflicts when threads read the same element of different rows).
+/// Every step strides its elements over the group's threads, so any group size works; T is the largest power of two
+/// ≤ 64 with T² ≤ 4 × the group size whose shared-memory footprint fits min(48 KiB, the device's limit).
 /// </summary>
 internal static class AttentionGpu
 {
@@ -34,8 +35,26 @@ internal static class AttentionGpu
     }
 
     /// <summary>
-    /// Grid: B·Hq·⌈Lq/T⌉ groups; group g computes query rows [r0, r0+T) of head (g / tiles). Shared: q [T·D], K [T·D],
-    /// V [T·Dv], scores/probabilities [T·T], accumulator [T·Dv], running max, sum and rescale factor [3T].
+    /// Row stride of a staged tile with rows of n floats: n rounded up to an odd number, so that threads reading the same
+    /// element of consecutive rows hit different shared-memory banks.
+    /// </summary>
+    private static int Stride(int n) => n | 1;
+
+    /// <summary>Copies <paramref name="rows"/> rows of n floats from src[srcOffset..] (contiguous) to dst with row stride Stride(n).</summary>
+    private static void LoadRows(ArrayView<float> dst, ArrayView<float> src, int srcOffset, int rows, int n)
+    {
+        int stride = Stride(n);
+        for (int e = Group.IdxX; e < rows * n; e += Group.DimX)
+        {
+            int r = e / n;
+            dst[r * stride + e - r * n] = src[srcOffset + e];
+        }
+    }
+
+    /// <summary>
+    /// Grid: B·Hq·⌈Lq/T⌉ groups; group g computes query rows [r0, r0+T) of head (g / tiles). Shared: q and K [T rows of
+    /// stride Stride(D)], V [T rows of stride Stride(Dv)], scores/probabilities [T·T], accumulator [T·Dv], running max,
+    /// sum and rescale factor [3T].
     /// </summary>
     [GpuKernel(Grouped = true)]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o,
@@ -46,15 +65,16 @@ internal static class AttentionGpu
         int tiles = (s.QueryLength + t - 1) / t, bh = Grid.IdxX / tiles, r0 = (Grid.IdxX - bh * tiles) * t;
         int rows = Math.Min(t, s.QueryLength - r0);
         int b = bh / s.QueryHeads, kvh = b * s.KvHeads + (bh - b * s.QueryHeads) / s.Group;
-        var qS = sh.SubView(0, t * d);
-        var kS = sh.SubView(t * d, t * d);
-        var vS = sh.SubView(2 * t * d, t * dv);
-        var sS = sh.SubView(2 * t * d + t * dv, t * t);
-        var acc = sh.SubView(2 * t * d + t * dv + t * t, t * dv);
-        var stats = sh.SubView(2 * t * d + 2 * t * dv + t * t, 3 * t); // max [0, t), sum [t, 2t), rescale [2t, 3t)
+        int ds = Stride(d), vs = Stride(dv);
+        var qS = sh.SubView(0, t * ds);
+        var kS = sh.SubView(t * ds, t * ds);
+        var vS = sh.SubView(2 * t * ds, t * vs);
+        var sS = sh.SubView(2 * t * ds + t * vs, t * t);
+        var acc = sh.SubView(2 * t * ds + t * vs + t * t, t * dv);
+        var stats = sh.SubView(2 * t * ds + t * vs + t * t + t * dv, 3 * t); // max [0, t), sum [t, 2t), rescale [2t, 3t)
         int qBase = bh * s.QueryLength * d, kBase = kvh * s.KeyLength * d, vBase = kvh * s.KeyLength * dv;
 
-        Load(qS, q, qBase + r0 * d, rows * d);
+        LoadRows(qS, q, qBase + r0 * d, rows, d);
         for (int e = tid; e < t * dv; e += threads) acc[e] = 0f;
         for (int r = tid; r < t; r += threads)
         {
@@ -70,15 +90,15 @@ internal static class AttentionGpu
             for (int c0 = range.Start; c0 < range.End; c0 += t)
             {
                 int cols = Math.Min(t, range.End - c0);
-                Load(kS, k, kBase + c0 * d, cols * d);
-                Load(vS, v, vBase + c0 * dv, cols * dv);
+                LoadRows(kS, k, kBase + c0 * d, cols, d);
+                LoadRows(vS, v, vBase + c0 * dv, cols, dv);
                 Group.Barrier();
                 for (int e = tid; e < t * t; e += threads)
                 {
                     int rr = e / t, cc = e - rr * t;
                     float score = float.NegativeInfinity;
                     if (rr < rows && cc < cols && s.Mask.IsVisible(s.QueryOffset + r0 + rr, c0 + cc))
-                        score = s.Scale * Dot(qS, rr * d, kS, cc * d, d);
+                        score = s.Scale * Dot(qS, rr * ds, kS, cc * ds, d);
                     sS[e] = score;
                 }
                 Group.Barrier();
@@ -104,7 +124,7 @@ internal static class AttentionGpu
                 {
                     int rr = e / dv, dd = e - rr * dv;
                     float a = acc[e] * stats[2 * t + rr];
-                    for (int cc = 0; cc < cols; cc++) a += sS[rr * t + cc] * vS[cc * dv + dd];
+                    for (int cc = 0; cc < cols; cc++) a += sS[rr * t + cc] * vS[cc * vs + dd];
                     acc[e] = a;
                 }
                 Group.Barrier();
@@ -126,27 +146,28 @@ internal static class AttentionGpu
 
     /// <summary>
     /// P_ij and scale·dS_ij for tile entry e = rr·T + cc (query row r0 + rr, key c0 + cc) into pS/dsS (0 outside the
-    /// tile, the mask, or a row with lse = −∞). qS/gS hold the query/dO rows, kS/vS the key/value rows, lseS/deltaS the
-    /// row statistics.
+    /// tile, the mask, or a row with lse = −∞). qS/gS hold the query/dO rows, kS/vS the key/value rows (row strides
+    /// Stride(D), Stride(Dv)), lseS/deltaS the row statistics.
     /// </summary>
     private static void ProbabilityAndGrad(AttentionSpec s, int e, int r0, int rows, int c0, int cols,
         ArrayView<float> qS, ArrayView<float> gS, ArrayView<float> kS, ArrayView<float> vS, ArrayView<float> lseS,
         ArrayView<float> deltaS, ArrayView<float> pS, ArrayView<float> dsS)
     {
-        int t = s.Tile, rr = e / t, cc = e - rr * t;
-        float p = 0f, ds = 0f;
+        int t = s.Tile, rr = e / t, cc = e - rr * t, ds = Stride(s.D), vs = Stride(s.Dv);
+        float p = 0f, grad = 0f;
         if (rr < rows && cc < cols && lseS[rr] > float.NegativeInfinity && s.Mask.IsVisible(s.QueryOffset + r0 + rr, c0 + cc))
         {
-            p = MathF.Exp(s.Scale * Dot(qS, rr * s.D, kS, cc * s.D, s.D) - lseS[rr]);
-            ds = p * (Dot(gS, rr * s.Dv, vS, cc * s.Dv, s.Dv) - deltaS[rr]) * s.Scale;
+            p = MathF.Exp(s.Scale * Dot(qS, rr * ds, kS, cc * ds, s.D) - lseS[rr]);
+            grad = p * (Dot(gS, rr * vs, vS, cc * vs, s.Dv) - deltaS[rr]) * s.Scale;
         }
         pS[e] = p;
-        dsS[e] = ds;
+        dsS[e] = grad;
     }
 
     /// <summary>
-    /// Grid: B·Hkv·⌈Lk/T⌉ groups; group g owns key rows [c0, c0+T) of kv head (g / tiles). Shared: K, dK, q [T·D each],
-    /// V, dV, dO [T·Dv each], P and dS [T·T each], lse and Δ [T each]. Writes dk (when grads bit 1) and dv (bit 2).
+    /// Grid: B·Hkv·⌈Lk/T⌉ groups; group g owns key rows [c0, c0+T) of kv head (g / tiles). Shared: K and q [T rows of
+    /// stride Stride(D)], V and dO [T rows of stride Stride(Dv)], dK [T·D], dV [T·Dv], P and dS [T·T each], lse and Δ
+    /// [T each].
     /// </summary>
     [GpuKernel(Grouped = true)]
     internal static void KeyValueGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> lse,
@@ -156,20 +177,21 @@ internal static class AttentionGpu
         int t = s.Tile, d = s.D, dvn = s.Dv, tid = Group.IdxX, threads = Group.DimX;
         int tiles = (s.KeyLength + t - 1) / t, kvh = Grid.IdxX / tiles, c0 = (Grid.IdxX - kvh * tiles) * t;
         int cols = Math.Min(t, s.KeyLength - c0), b = kvh / s.KvHeads;
-        var kS = sh.SubView(0, t * d);
-        var dkS = sh.SubView(t * d, t * d);
-        var qS = sh.SubView(2 * t * d, t * d);
-        var vS = sh.SubView(3 * t * d, t * dvn);
-        var dvS = sh.SubView(3 * t * d + t * dvn, t * dvn);
-        var gS = sh.SubView(3 * t * d + 2 * t * dvn, t * dvn);
-        var pS = sh.SubView(3 * t * d + 3 * t * dvn, t * t);
-        var dsS = sh.SubView(3 * t * d + 3 * t * dvn + t * t, t * t);
-        var lseS = sh.SubView(3 * t * d + 3 * t * dvn + 2 * t * t, t);
-        var deltaS = sh.SubView(3 * t * d + 3 * t * dvn + 2 * t * t + t, t);
+        int ds = Stride(d), vs = Stride(dvn), tiles1 = 2 * t * ds + 2 * t * vs; // the staged tiles come first
+        var kS = sh.SubView(0, t * ds);
+        var qS = sh.SubView(t * ds, t * ds);
+        var vS = sh.SubView(2 * t * ds, t * vs);
+        var gS = sh.SubView(2 * t * ds + t * vs, t * vs);
+        var dkS = sh.SubView(tiles1, t * d);
+        var dvS = sh.SubView(tiles1 + t * d, t * dvn);
+        var pS = sh.SubView(tiles1 + t * d + t * dvn, t * t);
+        var dsS = sh.SubView(tiles1 + t * d + t * dvn + t * t, t * t);
+        var lseS = sh.SubView(tiles1 + t * d + t * dvn + 2 * t * t, t);
+        var deltaS = sh.SubView(tiles1 + t * d + t * dvn + 2 * t * t + t, t);
         int kBase = kvh * s.KeyLength * d + c0 * d, vBase = kvh * s.KeyLength * dvn + c0 * dvn;
 
-        Load(kS, k, kBase, cols * d);
-        Load(vS, v, vBase, cols * dvn);
+        LoadRows(kS, k, kBase, cols, d);
+        LoadRows(vS, v, vBase, cols, dvn);
         for (int e = tid; e < t * d; e += threads) dkS[e] = 0f;
         for (int e = tid; e < t * dvn; e += threads) dvS[e] = 0f;
 
@@ -181,8 +203,8 @@ internal static class AttentionGpu
             {
                 int rows = Math.Min(t, queries.End - r0);
                 Group.Barrier();
-                Load(qS, q, (row0 + r0) * d, rows * d);
-                Load(gS, dO, (row0 + r0) * dvn, rows * dvn);
+                LoadRows(qS, q, (row0 + r0) * d, rows, d);
+                LoadRows(gS, dO, (row0 + r0) * dvn, rows, dvn);
                 Load(lseS, lse, row0 + r0, rows);
                 Load(deltaS, delta, row0 + r0, rows);
                 Group.Barrier();
@@ -193,14 +215,14 @@ internal static class AttentionGpu
                 {
                     int cc = e / dvn, dd = e - cc * dvn;
                     float a = 0f;
-                    for (int rr = 0; rr < rows; rr++) a += pS[rr * t + cc] * gS[rr * dvn + dd];
+                    for (int rr = 0; rr < rows; rr++) a += pS[rr * t + cc] * gS[rr * vs + dd];
                     dvS[e] += a;
                 }
                 for (int e = tid; e < cols * d; e += threads)
                 {
                     int cc = e / d, dd = e - cc * d;
                     float a = 0f;
-                    for (int rr = 0; rr < rows; rr++) a += dsS[rr * t + cc] * qS[rr * d + dd];
+                    for (int rr = 0; rr < rows; rr++) a += dsS[rr * t + cc] * qS[rr * ds + dd];
                     dkS[e] += a;
                 }
             }
@@ -211,8 +233,9 @@ internal static class AttentionGpu
     }
 
     /// <summary>
-    /// Grid: B·Hq·⌈Lq/T⌉ groups; group g computes dq for query rows [r0, r0+T) of head (g / tiles). Shared: q, dQ, K
-    /// [T·D each], dO, V [T·Dv each], dS [T·T] and P scratch [T·T], lse and Δ [T each].
+    /// Grid: B·Hq·⌈Lq/T⌉ groups; group g computes dq for query rows [r0, r0+T) of head (g / tiles). Shared: q and K
+    /// [T rows of stride Stride(D)], dO and V [T rows of stride Stride(Dv)], dQ [T·D], dS and P scratch [T·T each], lse
+    /// and Δ [T each].
     /// </summary>
     [GpuKernel(Grouped = true)]
     internal static void QueryGradKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> lse,
@@ -223,19 +246,20 @@ internal static class AttentionGpu
         int tiles = (s.QueryLength + t - 1) / t, bh = Grid.IdxX / tiles, r0 = (Grid.IdxX - bh * tiles) * t;
         int rows = Math.Min(t, s.QueryLength - r0);
         int b = bh / s.QueryHeads, kvh = b * s.KvHeads + (bh - b * s.QueryHeads) / s.Group;
-        var qS = sh.SubView(0, t * d);
-        var dqS = sh.SubView(t * d, t * d);
-        var kS = sh.SubView(2 * t * d, t * d);
-        var gS = sh.SubView(3 * t * d, t * dvn);
-        var vS = sh.SubView(3 * t * d + t * dvn, t * dvn);
-        var pS = sh.SubView(3 * t * d + 2 * t * dvn, t * t);
-        var dsS = sh.SubView(3 * t * d + 2 * t * dvn + t * t, t * t);
-        var lseS = sh.SubView(3 * t * d + 2 * t * dvn + 2 * t * t, t);
-        var deltaS = sh.SubView(3 * t * d + 2 * t * dvn + 2 * t * t + t, t);
+        int ds = Stride(d), vs = Stride(dvn), tiles1 = 2 * t * ds + 2 * t * vs; // the staged tiles come first
+        var qS = sh.SubView(0, t * ds);
+        var kS = sh.SubView(t * ds, t * ds);
+        var gS = sh.SubView(2 * t * ds, t * vs);
+        var vS = sh.SubView(2 * t * ds + t * vs, t * vs);
+        var dqS = sh.SubView(tiles1, t * d);
+        var pS = sh.SubView(tiles1 + t * d, t * t);
+        var dsS = sh.SubView(tiles1 + t * d + t * t, t * t);
+        var lseS = sh.SubView(tiles1 + t * d + 2 * t * t, t);
+        var deltaS = sh.SubView(tiles1 + t * d + 2 * t * t + t, t);
         int row0 = bh * s.QueryLength + r0, kBase = kvh * s.KeyLength * d, vBase = kvh * s.KeyLength * dvn;
 
-        Load(qS, q, row0 * d, rows * d);
-        Load(gS, dO, row0 * dvn, rows * dvn);
+        LoadRows(qS, q, row0 * d, rows, d);
+        LoadRows(gS, dO, row0 * dvn, rows, dvn);
         Load(lseS, lse, row0, rows);
         Load(deltaS, delta, row0, rows);
         for (int e = tid; e < t * d; e += threads) dqS[e] = 0f;
@@ -248,8 +272,8 @@ internal static class AttentionGpu
             for (int c0 = range.Start; c0 < range.End; c0 += t)
             {
                 int cols = Math.Min(t, range.End - c0);
-                Load(kS, k, kBase + c0 * d, cols * d);
-                Load(vS, v, vBase + c0 * dvn, cols * dvn);
+                LoadRows(kS, k, kBase + c0 * d, cols, d);
+                LoadRows(vS, v, vBase + c0 * dvn, cols, dvn);
                 Group.Barrier();
                 for (int e = tid; e < t * t; e += threads)
                     ProbabilityAndGrad(s, e, r0, rows, c0, cols, qS, gS, kS, vS, lseS, deltaS, pS, dsS);
@@ -258,7 +282,7 @@ internal static class AttentionGpu
                 {
                     int rr = e / d, dd = e - rr * d;
                     float a = 0f;
-                    for (int cc = 0; cc < cols; cc++) a += dsS[rr * t + cc] * kS[cc * d + dd];
+                    for (int cc = 0; cc < cols; cc++) a += dsS[rr * t + cc] * kS[cc * ds + dd];
                     dqS[e] += a;
                 }
                 Group.Barrier();
@@ -300,9 +324,9 @@ internal static class AttentionGpu
 
     private static IlgpuDevice Dev(Tensor t) => (IlgpuDevice)t.Device;
 
-    private static int ForwardShared(int t, AttentionSpec s) => 2 * t * s.D + 2 * t * s.Dv + t * t + 3 * t;
-    private static int KeyValueShared(int t, AttentionSpec s) => 3 * t * s.D + 3 * t * s.Dv + 2 * t * t + 2 * t;
-    private static int QueryShared(int t, AttentionSpec s) => 3 * t * s.D + 2 * t * s.Dv + 2 * t * t + 2 * t;
+    private static int ForwardShared(int t, AttentionSpec s) => 2 * t * Stride(s.D) + t * Stride(s.Dv) + t * s.Dv + t * t + 3 * t;
+    private static int KeyValueShared(int t, AttentionSpec s) => 2 * t * Stride(s.D) + 2 * t * Stride(s.Dv) + t * s.D + t * s.Dv + 2 * t * t + 2 * t;
+    private static int QueryShared(int t, AttentionSpec s) => 2 * t * Stride(s.D) + 2 * t * Stride(s.Dv) + t * s.D + 2 * t * t + 2 * t;
 
     /// <summary>The tile size and group size for a kernel with the given shared-memory footprint (floats for tile t).</summary>
     private static (int tile, int threads, int sharedFloats) Plan(IlgpuDevice dev, AttentionSpec s, Func<int, AttentionSpec, int> shared)

@@ -20,7 +20,7 @@ namespace Ssm.Kernels;
 /// </summary>
 public static class Rope
 {
-    private static readonly ConcurrentDictionary<(Device, int, float, int), RopeTable> Tables = new();
+    private static readonly ConcurrentDictionary<(Device, int, float, int), Lazy<RopeTable>> Tables = new();
 
     /// <summary>
     /// Rotates x [B, H, L, D] at positions <paramref name="offset"/> + l. <paramref name="rotaryDim"/> (default D, even)
@@ -35,7 +35,7 @@ public static class Rope
     /// entries ([B, L] row-major) per batch item. Other arguments as in <see cref="Apply(Tensor, int, float, int?, bool)"/>.
     /// </summary>
     public static Tensor Apply(Tensor x, int[] positions, float @base = 10000f, int? rotaryDim = null, bool interleaved = false)
-        => Run("Rope.Apply", x, 0, positions, @base, rotaryDim, interleaved, inverse: false);
+        => Run("Rope.Apply", x, 0, positions ?? throw new ArgumentNullException(nameof(positions)), @base, rotaryDim, interleaved, inverse: false);
 
     /// <summary>Backward of <see cref="Apply(Tensor, int, float, int?, bool)"/>: dx = the inverse rotation of <paramref name="dy"/>.</summary>
     public static Tensor Backward(Tensor dy, int offset = 0, float @base = 10000f, int? rotaryDim = null, bool interleaved = false)
@@ -43,7 +43,7 @@ public static class Rope
 
     /// <summary>Backward of <see cref="Apply(Tensor, int[], float, int?, bool)"/>: dx = the inverse rotation of <paramref name="dy"/>.</summary>
     public static Tensor Backward(Tensor dy, int[] positions, float @base = 10000f, int? rotaryDim = null, bool interleaved = false)
-        => Run("Rope.Backward", dy, 0, positions, @base, rotaryDim, interleaved, inverse: true);
+        => Run("Rope.Backward", dy, 0, positions ?? throw new ArgumentNullException(nameof(positions)), @base, rotaryDim, interleaved, inverse: true);
 
     private static Tensor Run(string op, Tensor x, int offset, int[]? positions, float @base, int? rotaryDim, bool interleaved, bool inverse)
     {
@@ -93,7 +93,8 @@ public static class Rope
         int capacity = 256;
         while (capacity <= maxPosition && capacity < (1 << 30)) capacity *= 2;
         if (capacity <= maxPosition) capacity = maxPosition + 1;
-        return Tables.GetOrAdd((device, rotaryDim, @base, capacity), key => RopeTable.Create(key.Item1, key.Item2, key.Item3, key.Item4));
+        return Tables.GetOrAdd((device, rotaryDim, @base, capacity),
+            key => new Lazy<RopeTable>(() => RopeTable.Create(key.Item1, key.Item2, key.Item3, key.Item4))).Value;
     }
 }
 
