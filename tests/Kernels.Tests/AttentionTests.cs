@@ -311,7 +311,12 @@ public sealed class AttentionTests
     public void IlgpuMatchesCpu(string shape, string mask)
     {
         var dev = TestDevices.Get(shape);
-        foreach (var c in new[] { Case.Make(1, 4, 2, 19, 19, 13, 9, 0, seed: 21), Case.Make(1, 2, 1, 5, 24, 8, 5, 19, seed: 22) })
+        foreach (var c in new[]
+                 {
+                     Case.Make(1, 4, 2, 19, 19, 13, 9, 0, seed: 21),   // several query and key tiles, GQA, Dv ≠ D
+                     Case.Make(1, 2, 1, 5, 24, 8, 5, 19, seed: 22),    // chunked prefill at an offset
+                     Case.Make(2, 2, 2, 1, 13, 6, 6, 12, seed: 23),    // decode: one query against a cache
+                 })
         {
             var (cf, cg) = Run(c, Mask(mask), Device.Cpu);
             var (gf, gg) = Run(c, Mask(mask), dev);
