@@ -21,7 +21,7 @@ internal static class TasksCommand
         });
 
         var taskArg = new Argument<string>("task") { Description = $"Task: {string.Join(", ", TaskRegistry.Names)}." };
-        var len = new Option<int>("--len") { Description = "Sequence length.", DefaultValueFactory = _ => 64 };
+        var len = new Option<int?>("--len") { Description = "Sequence length (default 64; ListOps: the longest sequence it generates)." };
         var count = new Option<int>("--count") { Description = "Examples to print.", DefaultValueFactory = _ => 1 };
         var seed = CommonOptions.Seed();
         var split = new Option<string>("--split") { Description = "train or test.", DefaultValueFactory = _ => "train" };
@@ -32,7 +32,8 @@ internal static class TasksCommand
         sample.SetAction(r =>
         {
             var t = TaskOptions.Create(r.GetValue(taskArg)!, taskOptions.Given(r));
-            var b = t.Sample(new Rng(r.GetValue(seed)), r.GetValue(count), r.GetValue(len), r.GetValue(split) == "test" ? DataSplit.Test : DataSplit.Train);
+            int length = r.GetValue(len) ?? (t is ListOpsTask l ? l.Options.MaxLength - 1 : 64);
+            var b = t.Sample(new Rng(r.GetValue(seed)), r.GetValue(count), length, r.GetValue(split) == "test" ? DataSplit.Test : DataSplit.Train);
             for (int i = 0; i < b.Batch; i++) Console.WriteLine(t.Describe(b, i) + (i + 1 < b.Batch ? "\n" : ""));
             return 0;
         });

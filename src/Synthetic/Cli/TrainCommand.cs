@@ -12,7 +12,7 @@ internal static class TrainCommand
 {
     public static Command Build()
     {
-        var task = new Argument<string>("task") { Description = $"Task: {string.Join(", ", TaskRegistry.Names)}." };
+        var task = new Argument<string?>("task") { Description = $"Task: {string.Join(", ", TaskRegistry.Names)} (omit with --resume).", Arity = ArgumentArity.ZeroOrOne };
         var model = new Option<string>("--model") { Description = "Model: " + string.Join("; ", ModelFactory.Names.Select(kv => $"{kv.Key} ({kv.Value})")) + ".", DefaultValueFactory = _ => "mamba2" };
         var dModel = new Option<int>("--d-model") { Description = "Model width.", DefaultValueFactory = _ => 64 };
         var layers = new Option<int>("--layers") { Description = "Number of blocks.", DefaultValueFactory = _ => 2 };
@@ -57,11 +57,15 @@ internal static class TrainCommand
             if (r.GetValue(resume))
             {
                 config = RunConfig.Load(outPath);
-                config = config with { Training = config.Training with { Steps = r.GetValue(steps) } };
+                if (r.GetResult(steps) is { Implicit: false })  // an explicit --steps extends (or shortens) the run
+                {
+                    config = config with { Training = config.Training with { Steps = r.GetValue(steps) } };
+                    config.Save(outPath);
+                }
             }
             else
             {
-                var taskName = r.GetValue(task)!;
+                var taskName = r.GetValue(task) ?? throw new ArgumentException("ssm train: name a task (or pass --resume to continue the run in --out).");
                 var given = taskOptions.Given(r);
                 var t = TaskOptions.Create(taskName, given);
                 config = new RunConfig

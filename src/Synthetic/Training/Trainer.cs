@@ -56,8 +56,12 @@ public sealed class Trainer
     /// <summary>The checkpoint folder of a run.</summary>
     public static string CheckpointDir(string outDir) => Path.Combine(outDir, "checkpoint");
 
-    /// <summary>Runs (or, with <paramref name="resume"/>, continues) training; returns the records and final evaluations.</summary>
-    public TrainResult Run(ITrainingObserver? observer = null, bool resume = false)
+    /// <summary>
+    /// Runs (or, with <paramref name="resume"/>, continues) training; returns the records and final evaluations.
+    /// <paramref name="stopAtStep"/> ends the run early at that step with a checkpoint, as an interruption would (the
+    /// schedule still spans <see cref="TrainOptions.Steps"/>, so resuming continues exactly).
+    /// </summary>
+    public TrainResult Run(ITrainingObserver? observer = null, bool resume = false, int? stopAtStep = null)
     {
         Directory.CreateDirectory(_out);
         var module = _model.Module;
@@ -117,7 +121,8 @@ public sealed class Trainer
                 if (_o.TargetMetric is double target && e.Metric >= target) { stop = $"reached {e.MetricName} {e.Metric:F4} ≥ {target} at step {step}"; SaveAt(step); break; }
                 if (_o.Patience > 0 && noImprovement >= _o.Patience) { stop = $"early stop: {noImprovement} evaluations without improvement at step {step}"; SaveAt(step); break; }
             }
-            if ((_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0) || last) SaveAt(step);
+            if ((_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0) || last || step == stopAtStep) SaveAt(step);
+            if (step == stopAtStep) { stop = $"stopped at step {step} (resumable)"; break; }
 
             void SaveAt(int s) => SaveCheckpoint(optimizer, scheduler, new TrainerState
             {
