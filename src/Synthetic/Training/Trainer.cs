@@ -251,7 +251,7 @@ public sealed class Trainer
         {
             var series = new List<(string, double[], double[])> { ("train loss", r.Steps.Select(s => (double)s.Step).ToArray(), Smooth(r.Steps.Select(s => s.Loss).ToArray())) };
             if (r.Evals.Count > 0) series.Add(("eval loss", r.Evals.Select(e => (double)e.Step).ToArray(), r.Evals.Select(e => e.Loss).ToArray()));
-            Plots.Lines(Path.Combine(_out, "loss.png"), $"{_task.Name}: loss ({_model.Spec.Name})", "step", "cross-entropy", series, logY: true);
+            Plots.Lines(Path.Combine(_out, "loss.png"), $"{_task.Name}: loss ({_model.Spec.Name})", "step", "cross-entropy", series);
         }
         if (r.Evals.Count > 0)
             Plots.Lines(Path.Combine(_out, "metric.png"), $"{_task.Name}: {_task.MetricName} ({_model.Spec.Name})", "step", _task.MetricName,
