@@ -12,6 +12,12 @@ public static class ModelFactory
         ["mamba2"] = ("Mamba-2 language model (mamba_ssm layout)", BuildMamba2),
     };
 
+    /// <summary>
+    /// Architectures usable as a hidden-state backbone (embeddings in, hidden states out) besides Mamba-2, for
+    /// real-valued tasks such as in-context regression: name → (module, forward).
+    /// </summary>
+    public static Dictionary<string, Func<ModelSpec, Rng, Device, (Module Module, Func<Variable, Variable> ForwardHidden)>> HiddenBackbones { get; } = new();
+
     /// <summary>Model names with one-line descriptions.</summary>
     public static IReadOnlyDictionary<string, string> Names => Builders.ToDictionary(kv => kv.Key, kv => kv.Value.Description);
 
