@@ -205,6 +205,19 @@ public sealed class LongVQTests
         yg.Backward(w.To(dev));
         foreach (var ((name, pc), (_, pg)) in cpu.NamedParameters().Zip(gpu.NamedParameters()))
             Close.All(pc.Grad!, pg.Grad!, 1e-3, 1e-4, name);
+
+        // Codebook EMA update and dead-code re-seeding (same seed) on both devices.
+        var keys = new Rng(20).Normal(new[] { 2, 2, 6, 4 });
+        var quantizers = new[] { new VectorQuantizer(2, 7, 4, new Rng(21), Device.Cpu), new VectorQuantizer(2, 7, 4, new Rng(21), dev) };
+        foreach (var vq in quantizers)
+        {
+            var k = keys.To(vq.Codebook.Device);
+            vq.Update(k, VectorQuantize.Nearest(k, vq.Codebook.Data).Codes);
+        }
+        Assert.True(quantizers[0].ReseededCodes > 0);
+        Assert.Equal(quantizers[0].ReseededCodes, quantizers[1].ReseededCodes);
+        Close.All(quantizers[0].Codebook.Data, quantizers[1].Codebook.Data, 1e-5, 1e-6, "codebook");
+        Close.All(quantizers[0].EmaCount.Data, quantizers[1].EmaCount.Data, 1e-6, 1e-6, "ema counts");
     }
 
     [Fact]

@@ -78,7 +78,9 @@ public sealed record CodebookAttentionGradients(Tensor? DQ, Tensor? DK, Tensor? 
 /// codebook [S, D] or [H, S, D]. The result equals ordinary causal (or full) softmax attention over k̂ for every block
 /// length L. Time O(T·(L + S)·(D + V)), memory O(T/L·S·V). CPU: parallel over (batch·head, block); ILGPU: a group per
 /// (batch·head, block, tile of queries or keys), a thread per query (key, code) with online softmax and key/code tiles
-/// in shared memory, block aggregates by atomics and a scan over blocks.
+/// in shared memory, block aggregates by atomics and a scan over blocks. Codes outside [0, S) are rejected (on ILGPU
+/// devices only when <see cref="IndexValidation.CheckOnIlgpu"/>; unchecked, such a key is left out of the caches and its
+/// value gradient is NaN, and no kernel reads out of bounds).
 /// </summary>
 public static class CodebookAttention
 {

@@ -250,8 +250,9 @@ internal static class CodebookAttentionGpu
         if (a.WriteDK != 0)
             for (int e = 0; e < D; e++) a.DK[row * D + e] = dkS[t * Dp + e];
         if (a.WriteDV == 0) return;
-        int cache = (d.CacheSlot(bh, b) + a.Codes[row]) * V;
-        for (int e = 0; e < V; e++) a.DV[row * V + e] = dvS[t * Vp + e] + a.CacheGrads[cache + e];
+        int code = a.Codes[row], cache = (d.CacheSlot(bh, b) + code) * V;
+        bool valid = code >= 0 && code < d.Codes;   // unchecked bad codes give NaN, never an out-of-bounds read
+        for (int e = 0; e < V; e++) a.DV[row * V + e] = dvS[t * Vp + e] + (valid ? a.CacheGrads[cache + e] : float.NaN);
     }
 
     // ---- kernel helpers ---------------------------------------------------------------------------------------------
