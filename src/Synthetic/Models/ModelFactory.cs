@@ -1,4 +1,5 @@
 using Ssm.Kernels;
+using Ssm.Hybrid.LongVQ;
 using Ssm.Mamba;
 
 namespace Ssm.Synthetic.Models;
@@ -10,6 +11,7 @@ public static class ModelFactory
     {
         ["mlp"] = ("per-token MLP baseline (no sequence mixing)", (s, r, d) => new MlpModel(s, r, d)),
         ["mamba2"] = ("Mamba-2 language model (mamba_ssm layout)", BuildMamba2),
+        ["longvq"] = ("LongVQ: damped-EMA SSM branch + linear-time VQ codebook attention (MEGA-style gated blocks)", BuildLongVQ),
     };
 
     /// <summary>
@@ -28,6 +30,18 @@ public static class ModelFactory
             throw new ArgumentException($"--model: unknown model '{spec.Name}'; available: {string.Join(", ", Builders.Keys)}.");
         if (spec.DModel <= 0 || spec.Layers <= 0) throw new ArgumentException($"--d-model and --layers must be positive (got {spec.DModel}, {spec.Layers}).");
         return b.Build(spec, rng, device);
+    }
+
+    private static TrainableModel BuildLongVQ(ModelSpec s, Rng rng, Device device)
+    {
+        var config = new LongVQConfig
+        {
+            DModel = s.DModel, NLayer = s.Layers, VocabSize = Math.Max(s.Vocab, s.Outputs),
+            Block = new LongVQBlockConfig { ZDim = Math.Max(16, s.DModel / 2), EmaDim = s.DState, BlockLength = s.Chunk },
+        };
+        Func<string, bool> ssm = DampedEma.IsEmaParameter;
+        if (s.PerSequence) return new ClassifierAdapter(s, new LongVQClassifier(config, s.Outputs, rng, device), (m, ids) => ((LongVQClassifier)m).Forward(ids), ssm);
+        return new LanguageModelAdapter(s, new LongVQLM(config, rng, device), ssm);
     }
 
     private static TrainableModel BuildMamba2(ModelSpec s, Rng rng, Device device)

@@ -175,7 +175,8 @@ public sealed class Trainer
     private Variable Loss(TokenBatch batch)
     {
         var logits = _model.Logits(batch, _device);
-        return F.CrossEntropy(logits, Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
+        var loss = F.CrossEntropy(logits, Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
+        return _model.AuxiliaryLoss is { } aux ? F.Add(loss, aux) : loss;
     }
 
     // ---- checkpoints ----------------------------------------------------------------------------------------------
