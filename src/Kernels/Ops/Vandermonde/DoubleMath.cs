@@ -85,11 +85,14 @@ internal static class DoubleMath
         else { sin = -c; cos = s; }
     }
 
-    /// <summary>e^x − 1 without cancellation near 0 (series below 1e-5 in magnitude).</summary>
+    /// <summary>e^x − 1 without cancellation near 0 (Kahan: (u − 1)·x/ln u with u = e^x rounded).</summary>
     public static double Expm1(double x)
     {
-        if (Math.Abs(x) < 1e-5) return x * (1.0 + x * (0.5 + x * (1.0 / 6.0)));
-        return Exp(x) - 1.0;
+        if (x > 40.0 || x < -40.0) return Exp(x) - 1.0;
+        double u = Exp(x);
+        if (u == 1.0) return x;
+        double um1 = u - 1.0;
+        return um1 * (x / Log(u));
     }
 
     /// <summary>ln x; −∞ at 0, NaN below 0 or for NaN, +∞ at +∞ (subnormal x included).</summary>
@@ -134,8 +137,11 @@ internal static class DoubleMath
         if (ax == 0 && ay == 0) return 0.0;
         bool swap = ay > ax;
         double t = swap ? ax / ay : ay / ax; // [0, 1]
-        double r = swap ? (PiOver2 - Atan01(t)) + PiOver2Lo : Atan01(t);
-        if (x < 0) r = (Pi - r) + PiLo;
+        // angle = hi + lo + a, with the constants' low parts added last so that they are not rounded away.
+        double a = Atan01(t), hi = 0.0, lo = 0.0;
+        if (swap) { hi = PiOver2; lo = PiOver2Lo; a = -a; }
+        if (x < 0) { hi = Pi - hi; lo = PiLo - lo; a = -a; }
+        double r = hi + (lo + a);
         return y < 0 ? -r : r;
     }
 
