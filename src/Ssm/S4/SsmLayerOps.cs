@@ -1,0 +1,56 @@
+using Ssm.Kernels;
+
+namespace Ssm.S4;
+
+/// <summary>Pieces shared by the S4D and S4 layers: the (bidirectional) long convolution, tied dropout and GLU.</summary>
+internal static class SsmLayerOps
+{
+    /// <summary>
+    /// y = causal conv(u, k[0]) over u [B, H, L] with k [channels, H, L]. With a second kernel (bidirectional, as s4.py's
+    /// FFTConv: k1 flipped and padded on the left) also the anti-causal part y[t] += Σ_{s&gt;t} k1[s − t − 1]·u[s],
+    /// computed as flip(conv(flip(u), k1 shifted right by one)).
+    /// </summary>
+    public static Variable Convolve(Variable u, Variable k)
+    {
+        int h = k.Size(1), length = k.Size(2);
+        if (k.Size(0) == 1) return F.FftConv(u, F.Reshape(k, h, length));
+        var k0 = F.Reshape(F.Narrow(k, 0, 0, 1), h, length);
+        var k1 = F.Reshape(F.Narrow(k, 0, 1, 1), h, length);
+        var zero = new Variable(Tensor.Zeros(new[] { h, 1 }, DType.Float32, k.Device));
+        var shifted = length == 1 ? zero : F.Concat(new[] { zero, F.Narrow(k1, 1, 0, length - 1) }, 1);
+        return F.Add(F.FftConv(u, k0), F.Flip(F.FftConv(F.Flip(u, 2), shifted), 2));
+    }
+
+    /// <summary>
+    /// Dropout of whole (batch, channel) rows of y [B, H, L] (s4d.py's DropoutNd with tie=True): in training each row is
+    /// zeroed with probability p and the rest scaled by 1/(1 − p); the identity otherwise.
+    /// </summary>
+    public static Variable TiedDropout(Variable y, float p, bool training, Rng rng)
+    {
+        if (!training || p == 0f) return y;
+        int rows = y.Size(0) * y.Size(1);
+        var mask = new float[rows];
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < rows; i++) mask[i] = rng.NextDouble() < p ? 0f : scale;
+        return F.Mul(y, new Variable(Tensor.From(mask, new[] { y.Size(0), y.Size(1), 1 }, y.Device)));
+    }
+
+    /// <summary>GLU along <paramref name="dim"/>: a·σ(b) for the halves [a, b] (torch.nn.GLU).</summary>
+    public static Variable Glu(Variable x, int dim)
+    {
+        int half = x.Shape[dim < 0 ? dim + x.Rank : dim] / 2;
+        return F.Mul(F.Narrow(x, dim, 0, half), F.Sigmoid(F.Narrow(x, dim, half, half)));
+    }
+
+    /// <summary>Checks a layer input: rank 3 with H channels in the layout's channel dimension and at least one step.</summary>
+    public static (int Batch, int Length) CheckInput(string op, Variable x, int h, bool transposed)
+    {
+        string layout = transposed ? $"[batch, {h}, length] (channel-first: d_model = {h})" : $"[batch, length, {h}] (batch-first: d_model = {h})";
+        if (x.Rank != 3 || x.Shape[transposed ? 1 : 2] != h)
+            throw new ArgumentException($"{op}: x has shape {Shapes.Format(x.Shape)}, expected {layout}.", nameof(x));
+        int length = x.Shape[transposed ? 2 : 1];
+        if (length < 1)
+            throw new ArgumentException($"{op}: x has shape {Shapes.Format(x.Shape)}: the sequence length must be at least 1, expected {layout}.", nameof(x));
+        return (x.Shape[0], length);
+    }
+}
