@@ -103,8 +103,8 @@ public sealed class S4Block : Module, IForward
     public Tensor Step(S4State state, Tensor xt)
     {
         const string op = "S4Block.Step";
-        ArgumentNullException.ThrowIfNull(state);
         RequireCausal(op);
+        ArgumentNullException.ThrowIfNull(state);
         Guard.Shape(op, xt, "xt", new[] { state.Batch, H }, $"[{state.Batch}, {H}] (batch, d_model)");
         using var noGrad = Autograd.NoGrad();
         var (dt, aRe, aIm, p, b) = Kernel.StepParameters();

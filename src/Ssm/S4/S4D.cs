@@ -104,8 +104,8 @@ public sealed class S4D : Module, IForward
     public Tensor Step(S4DState state, Tensor xt)
     {
         const string op = "S4D.Step";
-        ArgumentNullException.ThrowIfNull(state);
         RequireCausal(op);
+        ArgumentNullException.ThrowIfNull(state);
         Guard.Shape(op, xt, "xt", new[] { state.Batch, H }, $"[{state.Batch}, {H}] (batch, d_model)");
         using var noGrad = Autograd.NoGrad();
         var (logABar, bBar, c) = Kernel.StepParameters();
