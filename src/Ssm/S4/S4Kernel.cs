@@ -150,7 +150,7 @@ public sealed class S4Kernel : Module
         int lk = KernelLength;
         if (lk == 0)
         {
-            lk = Math.Max(length, LMax ?? length);
+            lk = LMax ?? length;
             SetupC(lk, doubling: false);
         }
         while (lk < length)
