@@ -81,8 +81,8 @@ public sealed class S4Block : Module, IForward
         y = F.Add(y, F.Mul(u, F.Reshape(D, H, 1)));
         y = F.Dropout(F.Gelu(y), Config.Dropout, IsTraining, _dropoutRng);
         return Config.Transposed
-            ? SsmLayerOps.Glu(F.Add(F.MatMul(Output.Weight, y), F.Reshape(Output.Bias!, 2 * H, 1)), 1)
-            : SsmLayerOps.Glu(F.Add(F.MatMul(y, Output.Weight, transA: true, transB: true), Output.Bias!), -1);
+            ? F.Glu(F.MatMul(Output.Weight, y), Output.Bias, 1)
+            : F.Glu(F.MatMul(y, Output.Weight, transA: true, transB: true), Output.Bias, -1);
     }
 
     /// <summary>
@@ -111,7 +111,7 @@ public sealed class S4Block : Module, IForward
         var u = xt.Reshape(state.Batch, H, 1);
         var y = new Variable(SsmRecurrence.Dplr(dt, aRe, aIm, p, b, state.StepC, u, state.State));
         y = F.Gelu(F.Add(y, F.Mul(new Variable(u), F.Reshape(D, H, 1))));
-        return SsmLayerOps.Glu(Output.Forward(F.Reshape(y, state.Batch, H)), -1).Data;
+        return F.Glu(F.Linear(F.Reshape(y, state.Batch, H), Output.Weight), Output.Bias, -1).Data;
     }
 
     private void RequireCausal(string op)

@@ -86,8 +86,8 @@ public sealed class S4D : Module, IForward
         y = SsmLayerOps.TiedDropout(F.Gelu(y), Config.Dropout, IsTraining, _dropoutRng);
         var w = F.Reshape(OutputWeight, 2 * H, H);
         return Config.Transposed
-            ? SsmLayerOps.Glu(F.Add(F.MatMul(w, y), F.Reshape(OutputBias, 2 * H, 1)), 1)
-            : SsmLayerOps.Glu(F.Add(F.MatMul(y, w, transA: true, transB: true), OutputBias), -1);
+            ? F.Glu(F.MatMul(w, y), OutputBias, 1)
+            : F.Glu(F.MatMul(y, w, transA: true, transB: true), OutputBias, -1);
     }
 
     /// <summary>A zero recurrent state for <paramref name="batch"/> sequences (unidirectional layers only).</summary>
@@ -112,8 +112,7 @@ public sealed class S4D : Module, IForward
         var u = xt.Reshape(state.Batch, H, 1);
         var y = new Variable(SsmRecurrence.Diagonal(logABar, bBar, c, u, state.State));
         y = F.Gelu(F.Add(y, F.Mul(new Variable(u), F.Reshape(D, H, 1))));
-        var z = F.Linear(F.Reshape(y, state.Batch, H), F.Reshape(OutputWeight, 2 * H, H), OutputBias);
-        return SsmLayerOps.Glu(z, -1).Data;
+        return F.Glu(F.Linear(F.Reshape(y, state.Batch, H), F.Reshape(OutputWeight, 2 * H, H)), OutputBias, -1).Data;
     }
 
     private void RequireCausal(string op)

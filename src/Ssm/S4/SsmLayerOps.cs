@@ -2,7 +2,7 @@ using Ssm.Kernels;
 
 namespace Ssm.S4;
 
-/// <summary>Pieces shared by the S4D and S4 layers: the (bidirectional) long convolution, tied dropout and GLU.</summary>
+/// <summary>Pieces shared by the S4D and S4 layers: the (bidirectional) long convolution, tied dropout and the input check.</summary>
 internal static class SsmLayerOps
 {
     /// <summary>
@@ -33,13 +33,6 @@ internal static class SsmLayerOps
         float scale = 1f / (1f - p);
         for (int i = 0; i < rows; i++) mask[i] = rng.NextDouble() < p ? 0f : scale;
         return F.Mul(y, new Variable(Tensor.From(mask, new[] { y.Size(0), y.Size(1), 1 }, y.Device)));
-    }
-
-    /// <summary>GLU along <paramref name="dim"/>: a·σ(b) for the halves [a, b] (torch.nn.GLU).</summary>
-    public static Variable Glu(Variable x, int dim)
-    {
-        int half = x.Shape[dim < 0 ? dim + x.Rank : dim] / 2;
-        return F.Mul(F.Narrow(x, dim, 0, half), F.Sigmoid(F.Narrow(x, dim, half, half)));
     }
 
     /// <summary>Checks a layer input: rank 3 with H channels in the layout's channel dimension and at least one step.</summary>
