@@ -67,7 +67,7 @@ public sealed class S4Block : Module, IForward
             Guard.That(state.Batch == batch, op, nameof(state), $"state holds {state.Batch} sequences, expected {batch} (the batch of x).");
         }
         var u = Config.Transposed ? x : F.Transpose(x, 1, 2);
-        var y = SsmLayerOps.Convolve(u, Kernel.Forward(length));
+        var y = SsmLayerOps.Convolve(u, Kernel.Forward(length), D);
         if (state is not null)
         {
             Tensor response;
@@ -78,7 +78,6 @@ public sealed class S4Block : Module, IForward
             }
             y = F.Add(y, new Variable(response));
         }
-        y = F.Add(y, F.Mul(u, F.Reshape(D, H, 1)));
         y = F.Dropout(F.Gelu(y), Config.Dropout, IsTraining, _dropoutRng);
         return Config.Transposed
             ? F.Glu(F.MatMul(Output.Weight, y), Output.Bias, 1)

@@ -4,7 +4,8 @@ using Ssm.Optim;
 namespace Ssm.S4;
 
 // S4D layer (s4d.py S4D): y = GLU(Conv1x1(dropout(GELU(K * u + D·u)))), K from S4DKernel, * the causal convolution
-// irfft(rfft(u, 2L)·rfft(K, 2L))[:L] (F.FftConv; the anti-causal second kernel when bidirectional).
+// irfft(rfft(u, 2L)·rfft(K, 2L))[:L] (F.FftConv; D folded into the lag-0 tap; the anti-causal second kernel when
+// bidirectional).
 // Recurrent form (same output): x_t = Ā∘x_{t−1} + B̄·u_t, y_t = 2·Re Σ C·x_t + D·u_t, then the same GELU/GLU head.
 
 /// <summary>
@@ -71,7 +72,7 @@ public sealed class S4D : Module, IForward
             Guard.That(state.Batch == batch, op, nameof(state), $"state holds {state.Batch} sequences, expected {batch} (the batch of x).");
         }
         var u = Config.Transposed ? x : F.Transpose(x, 1, 2);
-        var y = SsmLayerOps.Convolve(u, Kernel.Forward(length));
+        var y = SsmLayerOps.Convolve(u, Kernel.Forward(length), D);
         if (state is not null)
         {
             Tensor response;
@@ -82,7 +83,6 @@ public sealed class S4D : Module, IForward
             }
             y = F.Add(y, new Variable(response));
         }
-        y = F.Add(y, F.Mul(u, F.Reshape(D, H, 1)));
         y = SsmLayerOps.TiedDropout(F.Gelu(y), Config.Dropout, IsTraining, _dropoutRng);
         var w = F.Reshape(OutputWeight, 2 * H, H);
         return Config.Transposed

@@ -6,15 +6,19 @@ namespace Ssm.S4;
 internal static class SsmLayerOps
 {
     /// <summary>
-    /// y = causal conv(u, k[0]) over u [B, H, L] with k [channels, H, L]. With a second kernel (bidirectional, as s4.py's
-    /// FFTConv: k1 flipped and padded on the left) also the anti-causal part y[t] += Σ_{s&gt;t} k1[s − t − 1]·u[s],
-    /// computed as flip(conv(flip(u), k1 shifted right by one)).
+    /// y = causal conv(u, k[0]) + D·u over u [B, H, L] with k [channels, H, L] and the skip D (H elements): D is folded
+    /// into the causal kernel's lag-0 tap (k[0][h, 0] + D[h]), which is the same sum and saves the separate product,
+    /// sum and their backward tensors. With a second kernel (bidirectional, as s4.py's FFTConv: k1 flipped and padded on
+    /// the left) also the anti-causal part y[t] += Σ_{s&gt;t} k1[s − t − 1]·u[s], computed as
+    /// flip(conv(flip(u), k1 shifted right by one)).
     /// </summary>
-    public static Variable Convolve(Variable u, Variable k)
+    public static Variable Convolve(Variable u, Variable k, Variable d)
     {
         int h = k.Size(1), length = k.Size(2);
-        if (k.Size(0) == 1) return F.FftConv(u, F.Reshape(k, h, length));
-        var k0 = F.Reshape(F.Narrow(k, 0, 0, 1), h, length);
+        var tap = F.Reshape(d, h, 1);
+        if (length > 1) tap = F.Concat(new[] { tap, new Variable(Tensor.Zeros(new[] { h, length - 1 }, DType.Float32, k.Device)) }, 1);
+        var k0 = F.Add(F.Reshape(k.Size(0) == 1 ? k : F.Narrow(k, 0, 0, 1), h, length), tap);
+        if (k.Size(0) == 1) return F.FftConv(u, k0);
         var k1 = F.Reshape(F.Narrow(k, 0, 1, 1), h, length);
         var zero = new Variable(Tensor.Zeros(new[] { h, 1 }, DType.Float32, k.Device));
         var shifted = length == 1 ? zero : F.Concat(new[] { zero, F.Narrow(k1, 1, 0, length - 1) }, 1);
