@@ -33,6 +33,10 @@ public static partial class F
         });
     }
 
+    /// <summary>x reversed along <paramref name="dim"/> (a copy, like <c>torch.flip(x, [dim])</c>).</summary>
+    public static Variable Flip(Variable x, int dim)
+        => Autograd.Record(Layout.Flip(x.Data, dim), "Flip", new[] { x }, g => new Tensor?[] { Layout.Flip(g, dim) });
+
     /// <summary>Splits x along <paramref name="dim"/> into pieces of the given sizes (like <c>torch.split</c>).</summary>
     public static Variable[] Split(Variable x, int[] sizes, int dim = -1)
     {
