@@ -79,6 +79,17 @@ public static class NeuralMemoryScan
         int chunks = (offset + length + b - 1) / b, padRight = chunks * b - offset - length;
         var c = ChunkCoefficients(rows, length, b, offset, padRight, lr, momentum, decay);
 
+        // Per-chunk pieces, split once (one node each, linear-cost backward).
+        var sizes = new int[chunks];
+        for (int ch = 0; ch < chunks; ch++) sizes[ch] = Math.Min(ch * b - offset + b, length) - Math.Max(ch * b - offset, 0);
+        Variable[] Pieces(Variable x, int dim, int[] pieceSizes) => pieceSizes.Length == 1 ? new[] { x } : F.Split(x, pieceSizes, dim);
+        var ones = Enumerable.Repeat(1, chunks).ToArray();
+        var qs = Pieces(q, 1, sizes);
+        var ks = Pieces(k, 1, sizes);
+        var vs = Pieces(v, 1, sizes);
+        var coefs = Pieces(c.Tokens, 1, ones);
+        var scalars = Pieces(c.Chunk, 1, ones);
+
         var weights = state.Weights.ToArray();
         var surprise = state.Momentum.ToArray();
         var point = state.ChunkStart.ToArray();
@@ -86,14 +97,13 @@ public static class NeuralMemoryScan
         for (int ch = 0; ch < chunks; ch++)
         {
             if (ch > 0) point = weights;
-            int start = ch * b - offset, realStart = Math.Max(start, 0), realEnd = Math.Min(start + b, length), n = realEnd - realStart;
-            Variable Tokens(Variable x) => chunks == 1 ? x : F.Narrow(x, 1, realStart, n);
-            retrieved.Add(Retrieve(point, Tokens(q), options.Activation));
+            int n = sizes[ch], local = ch == 0 ? offset : 0;
+            retrieved.Add(Retrieve(point, qs[ch], options.Activation));
 
             // Forward of the keys at the chunk-start weights, then the rank-1 gradient factors δ_l (output side) and a_{l−1}.
             var inputs = new Variable[depth];
             var pre = new Variable[depth];
-            var a = Tokens(k);
+            var a = ks[ch];
             for (int l = 0; l < depth; l++)
             {
                 inputs[l] = a;
@@ -101,17 +111,17 @@ public static class NeuralMemoryScan
                 a = l + 1 < depth ? Activate(options.Activation, pre[l]) : pre[l];
             }
             var deltas = new Variable[depth];
-            deltas[depth - 1] = F.Sub(pre[depth - 1], Tokens(v));
+            deltas[depth - 1] = F.Sub(pre[depth - 1], vs[ch]);
             for (int l = depth - 1; l > 0; l--)
                 deltas[l - 1] = F.ActivationGrad(options.Activation, pre[l - 1], F.MatMul(deltas[l], point[l]));
 
             // Per-token coefficients [R, n, 2, 1] of the two weighted gradient sums (2θγ for M, 2θε for S).
-            var coef = F.Reshape(F.Narrow(F.Narrow(c.Tokens, 1, ch, 1), 2, realStart - start, n), rows, n, 2, 1);
+            var coef = F.Reshape(n == b ? coefs[ch] : F.Narrow(coefs[ch], 2, local, n), rows, n, 2, 1);
             if (options.MaxGradNorm is float maxNorm)
                 coef = F.Mul(coef, F.Reshape(ClampScale(deltas, inputs, maxNorm), rows, n, 1, 1));
 
-            Variable Scalar(int which) => F.Reshape(F.Narrow(c.Chunk, 1, ch * 3 + which, 1), rows);
-            Variable keep = Scalar(0), carry = Scalar(1), momentumKeep = Scalar(2);
+            var abc = F.Split(scalars[ch], new[] { 1, 1, 1 }, 2);
+            Variable keep = F.Reshape(abc[0], rows), carry = F.Reshape(abc[1], rows), momentumKeep = F.Reshape(abc[2], rows);
             var nextWeights = new Variable[depth];
             var nextSurprise = new Variable[depth];
             for (int l = 0; l < depth; l++)
@@ -132,7 +142,7 @@ public static class NeuralMemoryScan
     /// <summary>σ(z) for the supported activations.</summary>
     private static Variable Activate(UnaryOp activation, Variable z) => activation == UnaryOp.Gelu ? F.Gelu(z) : F.Silu(z);
 
-    /// <summary>Per-chunk coefficients: Tokens [R, chunks, b, 2] (2θγ, 2θε per token) and Chunk [R, chunks·3] (A, K, E per chunk).</summary>
+    /// <summary>Per-chunk coefficients: Tokens [R, chunks, b, 2] (2θγ, 2θε per token) and Chunk [R, chunks, 3] (A, K, E per chunk).</summary>
     private sealed record Coefficients(Variable Tokens, Variable Chunk);
 
     /// <summary>
@@ -178,7 +188,7 @@ public static class NeuralMemoryScan
         var etaFirst = First(eta);
         var chunk = F.Concat(new[] { F.Mul(First(keep), First(tail)), F.Mul(etaFirst, First(gamma)), F.Mul(etaFirst, First(eps)) }, 2);
         var tokens = F.Scale(F.Concat(new[] { F.Mul(theta, gamma), F.Mul(theta, eps) }, 2), 2f);
-        return new Coefficients(F.Reshape(tokens, rows, chunks, b, 2), F.Reshape(chunk, rows, chunks * 3));
+        return new Coefficients(F.Reshape(tokens, rows, chunks, b, 2), F.Reshape(chunk, rows, chunks, 3));
     }
 
     /// <summary>min(1, c/‖∇ℓ_t‖) per token [R, n], with ‖∇ℓ_t‖² = 4 Σ_l ‖δ_l‖²‖a_{l−1}‖² (clamped before the root).</summary>
