@@ -89,15 +89,21 @@ public sealed class MacLayer : TitansMixer
     /// <summary>Runs x through the layer in pieces that end at segment boundaries.</summary>
     private (Variable Output, State Next) Run(Variable x, State state)
     {
-        int length = x.Size(1), at = 0, segment = Config.SegmentLength;
-        var outputs = new List<Variable>();
-        while (at < length)
+        int length = x.Size(1), segment = Config.SegmentLength;
+        var sizes = new List<int>();
+        for (int at = 0, inSegment = state.InSegment; at < length; inSegment = 0)
         {
-            int n = Math.Min(segment - state.InSegment, length - at);
-            var (o, next) = Piece(n == length ? x : F.Narrow(x, 1, at, n), state);
+            int n = Math.Min(segment - inSegment, length - at);
+            sizes.Add(n);
+            at += n;
+        }
+        var pieces = sizes.Count <= 1 ? new[] { x } : F.Split(x, sizes.ToArray(), 1);
+        var outputs = new List<Variable>();
+        foreach (var piece in sizes.Count == 0 ? Array.Empty<Variable>() : pieces)
+        {
+            var (o, next) = Piece(piece, state);
             outputs.Add(o);
             state = next;
-            at += n;
         }
         var output = outputs.Count switch
         {
