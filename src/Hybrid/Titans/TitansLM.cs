@@ -145,7 +145,8 @@ public sealed class TitansLM : Module, IRecurrentLanguageModel
 
     /// <summary>
     /// Logits [batch, length, padded_vocab] for ids [batch, length] (int32 or int64). With a cache the sequences continue
-    /// from it and the cache advances (chunked prefill; no gradients flow into the cache).
+    /// from it and the cache advances (chunked prefill for inference: the cache's tensors are updated in place, so run it
+    /// under <see cref="Autograd.NoGrad"/>; gradients through a cache are not supported).
     /// </summary>
     public Variable Forward(Tensor inputIds, TitansCache? cache = null)
     {

@@ -37,13 +37,15 @@ public sealed class TitansLayerCache : IDisposable
     /// <summary>MAC: tokens of the current segment consumed.</summary>
     public int InSegment { get; internal set; }
 
-    /// <summary>Replaces the cached keys and values (takes ownership of the new tensors).</summary>
+    /// <summary>Replaces the cached keys and values with copies of the given tensors.</summary>
     internal void SetKeysValues(Tensor keys, Tensor values)
     {
-        if (!ReferenceEquals(keys, Keys)) Keys.Dispose();
-        if (!ReferenceEquals(values, Values)) Values.Dispose();
-        Keys = keys.DetachFromScope();
-        Values = values.DetachFromScope();
+        var k = keys.Clone().DetachFromScope();
+        var v = values.Clone().DetachFromScope();
+        Keys.Dispose();
+        Values.Dispose();
+        Keys = k;
+        Values = v;
     }
 
     /// <summary>Releases the tensors.</summary>

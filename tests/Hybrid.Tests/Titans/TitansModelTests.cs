@@ -1,4 +1,5 @@
 using Ssm.Hybrid.Titans;
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Optim;
 
@@ -65,6 +66,25 @@ public sealed class TitansModelTests
         var idHost = ids.ToInt32Array();
         for (int t = 10; t < 12; t++)
             Close.All(At(full, t), model.Step(cache, Tensor.From(new[] { idHost[t] }, new[] { 1 })), 2e-4, 2e-5, $"{variant} step {t}");
+    }
+
+    [Theory]
+    [InlineData(TitansVariant.Mac)]
+    [InlineData(TitansVariant.Mag)]
+    [InlineData(TitansVariant.Mal)]
+    public void GreedyGenerationEqualsRepeatedParallelArgmax(TitansVariant variant)
+    {
+        var model = new TitansLM(Tiny(variant), new Rng(12));
+        var prompt = new[] { 3, 1, 4, 1, 5 };
+        var generated = Generator.Generate(model, new[] { prompt }, maxNewTokens: 7)[0];
+        var sequence = prompt.ToList();
+        using var noGrad = Autograd.NoGrad();
+        for (int i = 0; i < 7; i++)
+        {
+            var logits = At(model.Forward(Tensor.From(sequence.ToArray(), new[] { 1, sequence.Count })).Data, sequence.Count - 1).ToArray(); // over the padded vocabulary, as the generator
+            sequence.Add(Array.IndexOf(logits, logits.Max()));
+        }
+        Assert.Equal(sequence.Skip(prompt.Length).ToArray(), generated);
     }
 
     [Theory]
