@@ -71,6 +71,15 @@ public sealed record TitansConfig
         };
     }
 
+    /// <summary>The variant named <c>titans-mac</c>, <c>titans-mag</c> or <c>titans-mal</c> (or just <c>mac</c>, <c>mag</c>, <c>mal</c>; any case).</summary>
+    public static TitansVariant ParseVariant(string name) => (name ?? "").Trim().ToLowerInvariant() switch
+    {
+        "titans-mac" or "mac" => TitansVariant.Mac,
+        "titans-mag" or "mag" => TitansVariant.Mag,
+        "titans-mal" or "mal" => TitansVariant.Mal,
+        _ => throw new ArgumentException($"TitansConfig.ParseVariant: unknown Titans variant '{name}', expected titans-mac, titans-mag or titans-mal.", nameof(name)),
+    };
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first inconsistent setting.</summary>
     public void Validate()
     {

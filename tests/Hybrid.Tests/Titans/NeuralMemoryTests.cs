@@ -88,7 +88,6 @@ public sealed class NeuralMemoryTests
 
     /// <summary>The default stability settings (gradient clamp 4, θ ≤ 0.1) over 16K random tokens: no NaN or ∞ anywhere.</summary>
     [Fact]
-    [Trait("Category", "Slow")]
     public void SixteenThousandTokensStayFiniteForwardAndBackward()
     {
         var config = new NeuralMemoryConfig { DModel = 8, Heads = 2, HeadDim = 4, Depth = 2, Expansion = 2, ChunkSize = 16 };

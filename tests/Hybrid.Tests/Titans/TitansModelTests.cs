@@ -167,6 +167,37 @@ public sealed class TitansModelTests
         Close.All(results[0].grad, results[1].grad, 1e-3, 1e-4, "initial memory weight gradient");
     }
 
+    /// <summary>16K tokens through a one-layer model of width 8 with the default stability settings: finite logits and gradients.</summary>
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData(TitansVariant.Mac)]
+    [InlineData(TitansVariant.Mag)]
+    [InlineData(TitansVariant.Mal)]
+    public void SixteenThousandTokensStayFinite(TitansVariant variant)
+    {
+        var config = TitansConfig.Create(variant, 8, 1, 11, heads: 2) with
+        {
+            Window = 64, SegmentLength = 64, FfnHidden = 16,
+            Memory = new NeuralMemoryConfig { DModel = 8, Heads = 2, HeadDim = 4, Expansion = 2, ChunkSize = 16 },
+        };
+        var model = new TitansLM(config, new Rng(13));
+        var ids = Ids(1, 16385, seed: 14);
+        var logits = model.Forward(Layout.Narrow(ids, 1, 0, 16384));
+        Assert.True(logits.Data.ToArray().All(float.IsFinite), $"{variant}: non-finite logits");
+        F.CrossEntropy(F.Reshape(logits, 16384, model.VocabSize), Layout.Narrow(ids, 1, 1, 16384).Reshape(16384)).Backward();
+        foreach (var (name, p) in model.NamedParameters())
+            Assert.True(p.Grad!.ToArray().All(float.IsFinite), $"{variant}: gradient of {name} is not finite");
+    }
+
+    [Fact]
+    public void VariantNamesParse()
+    {
+        Assert.Equal(TitansVariant.Mac, TitansConfig.ParseVariant("titans-mac"));
+        Assert.Equal(TitansVariant.Mag, TitansConfig.ParseVariant("MAG"));
+        Assert.Equal(TitansVariant.Mal, TitansConfig.ParseVariant(" titans-mal "));
+        Assert.Contains("unknown Titans variant 'titans-xl'", Assert.Throws<ArgumentException>(() => TitansConfig.ParseVariant("titans-xl")).Message);
+    }
+
     [Fact]
     public void BadConfigurationsAndInputsAreRejectedClearly()
     {
