@@ -27,6 +27,11 @@ public sealed class ModelFactoryTests
                 Name = name, DModel = 16, Layers = 1, DState = 4, HeadDim = 8, Chunk = 8, Vocab = task.VocabSize, Outputs = task.OutputSize,
                 PerSequence = task.TargetKind == TargetKind.PerSequence,
             };
+            if (name == "s4" && !spec.PerSequence)
+            {
+                Assert.Contains("--model s4d", Assert.Throws<ArgumentException>(() => ModelFactory.Create(spec, new Rng(0), Device.Cpu)).Message);
+                continue;
+            }
             var model = ModelFactory.Create(spec, new Rng(0), Device.Cpu);
             var dir = Path.Combine(Path.GetTempPath(), $"ssm-factory-{Guid.NewGuid():N}");
             var result = new Trainer(task, model, new TrainOptions { Length = 24, Steps = 3, Batch = 4, Warmup = 1, EvalEvery = 3, EvalBatches = 1 }, Device.Cpu, dir).Run();
