@@ -12,6 +12,8 @@ public static class SsmCommand
         {
             TrainCommand.Build(),
             EvalCommand.Build(),
+            DiagnoseCommand.Build(),
+            ExperimentCommand.Build(),
             TasksCommand.Build(),
             InferenceCommands.Forward(),
             InferenceCommands.Generate(),

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ssm.Kernels;
+using Ssm.Mamba;
+using Ssm.Synthetic.Models;
+using Ssm.Synthetic.Reports;
+using Ssm.Synthetic.Tasks;
+using Ssm.Synthetic.Training;
+
+namespace Ssm.Synthetic.Experiments;
+
+// The state-collapse experiment (Stuffed Mamba, Sections 4–5, at CPU scale): train a small Mamba-2 on token-level
+// passkey retrieval at a short length T, once plainly and once with truncated BPTT over K concatenated examples (the
+// state carried from one example into the next, so the model meets states fuller than one example leaves them), then
+// evaluate both at 1×…16× T over a grid of needle depths with and without each training-free mitigation (RRI, sliding
+// window of T tokens by state difference, state normalization with a bound calibrated on the states seen up to T),
+// and trace the state statistics of every configuration along one long sequence.
+
+/// <summary>Settings of <see cref="StateCollapseExperiment"/> (the CLI's <c>ssm experiment state-collapse</c> options).</summary>
+public sealed record StateCollapseOptions
+{
+    /// <summary>Training length T.</summary>
+    public int Length { get; init; } = 32;
+    /// <summary>Optimizer steps per model.</summary>
+    public int Steps { get; init; } = 600;
+    /// <summary>Segments per step of the truncated-BPTT model.</summary>
+    public int TbpttSegments { get; init; } = 4;
+    /// <summary>Sequences per batch.</summary>
+    public int Batch { get; init; } = 32;
+    /// <summary>Peak learning rate.</summary>
+    public double Lr { get; init; } = 3e-3;
+    /// <summary>Model width.</summary>
+    public int DModel { get; init; } = 64;
+    /// <summary>Blocks.</summary>
+    public int Layers { get; init; } = 2;
+    /// <summary>Mamba-2 d_state.</summary>
+    public int DState { get; init; } = 16;
+    /// <summary>Mamba-2 head dimension.</summary>
+    public int HeadDim { get; init; } = 16;
+    /// <summary>Passkey vocabulary (digits, two markers, filler).</summary>
+    public int Vocab { get; init; } = 32;
+    /// <summary>Digits of the key.</summary>
+    public int KeyDigits { get; init; } = 2;
+    /// <summary>Evaluation lengths as multiples of T.</summary>
+    public int[] Multiples { get; init; } = { 1, 2, 4, 8, 16 };
+    /// <summary>Needle depths of the sweep.</summary>
+    public int Depths { get; init; } = 5;
+    /// <summary>Examples per (length, depth) cell.</summary>
+    public int SamplesPerCell { get; init; } = 16;
+    /// <summary>Window r of the sliding-window mitigation (null: T).</summary>
+    public int? Window { get; init; }
+    /// <summary>Bound of the normalization (null: calibrated per model as the largest head state norm seen up to T).</summary>
+    public double? NormBound { get; init; }
+    /// <summary>Seed of initialization, training data and evaluation data.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        void Need(bool ok, string option, object value, string what)
+        {
+            if (!ok) throw new ArgumentException($"{option}: {what}, got {value}.");
+        }
+        Need(Length >= 2 * KeyDigits + 1, "--len", Length, $"must leave room for the needle and the query (at least {2 * KeyDigits + 1})");
+        Need(Steps > 0, "--steps", Steps, "must be positive");
+        Need(TbpttSegments >= 2, "--tbptt-segments", TbpttSegments, "must be at least 2 (the comparison model)");
+        Need(Multiples.Length > 0 && Multiples.All(m => m >= 1), "--multiples", string.Join(",", Multiples), "must be positive integers");
+        Need(Depths >= 1, "--depths", Depths, "must be positive");
+        Need(SamplesPerCell >= 1, "--samples", SamplesPerCell, "must be positive");
+        Need(Window is null or >= 1, "--window", Window!, "must be positive");
+        Need(NormBound is null or > 0, "--norm-bound", NormBound!, "must be positive");
+    }
+}
+
+/// <summary>One (training, mitigation) configuration's passkey accuracy over lengths and depths.</summary>
+/// <param name="Training">baseline or tbptt.</param>
+/// <param name="Mitigation">The mitigation (command-line spelling).</param>
+/// <param name="Lengths">Evaluation lengths.</param>
+/// <param name="Accuracy">Accuracy per length, averaged over depths.</param>
+/// <param name="Grid">Accuracy [length][depth].</param>
+/// <param name="HeatMap">Path of the heat map.</param>
+/// <param name="VarianceGrowth">Per layer: state variance (mean over heads) at the longest length over that at T.</param>
+/// <param name="Retention">Per layer: α_{1:t} of the slowest-forgetting head at the longest length.</param>
+public sealed record StateCollapseRow(string Training, string Mitigation, int[] Lengths, double[] Accuracy, double[][] Grid, string HeatMap,
+    double[] VarianceGrowth, double[] Retention);
+
+/// <summary>One trained model of the experiment.</summary>
+/// <param name="Name">baseline or tbptt.</param>
+/// <param name="RunDirectory">Its run folder (usable with ssm eval / ssm diagnose).</param>
+/// <param name="TbpttSegments">Segments per step (1 = plain).</param>
+/// <param name="FinalLoss">Mean training loss of the last 20 steps.</param>
+/// <param name="AccuracyAtT">Held-out passkey accuracy at T at the end of training.</param>
+/// <param name="Seconds">Training time.</param>
+/// <param name="NormBound">The normalization bound used for it.</param>
+public sealed record StateCollapseModel(string Name, string RunDirectory, int TbpttSegments, double FinalLoss, double AccuracyAtT, double Seconds, double NormBound);
+
+/// <summary>Everything the experiment produced.</summary>
+public sealed record StateCollapseResult(StateCollapseOptions Options, double[] Depths, IReadOnlyList<StateCollapseModel> Models,
+    IReadOnlyList<StateCollapseRow> Rows, double Seconds, string ResultsPath);
+
+/// <summary>Runs the state-collapse experiment (see the file header) and writes results.json, heat maps and state traces.</summary>
+public static class StateCollapseExperiment
+{
+    /// <summary>Runs it, writing into <paramref name="outDir"/>; <paramref name="log"/> receives progress lines.</summary>
+    public static StateCollapseResult Run(StateCollapseOptions o, string outDir, Device device, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        o.Validate();
+        log ??= _ => { };
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(outDir);
+        var task = new PasskeyTokenTask(new PasskeyTokenOptions(VocabSize: o.Vocab, KeyDigits: o.KeyDigits));
+        var lengths = o.Multiples.Distinct().OrderBy(m => m).Select(m => m * o.Length).ToArray();
+        int longest = lengths[^1], window = o.Window ?? o.Length, bucket = Math.Max(1, o.Length / 4);
+        var models = new List<StateCollapseModel>();
+        var rows = new List<StateCollapseRow>();
+
+        foreach (var (name, segments) in new[] { ("baseline", 1), ("tbptt", o.TbpttSegments) })
+        {
+            var runDir = Path.Combine(outDir, name);
+            log($"training {name} (T = {o.Length}{(segments > 1 ? $", truncated BPTT over {segments} concatenated examples" : "")}, {o.Steps} steps)");
+            var (model, train) = Train(o, task, segments, runDir, device, log);
+            var lm = ModelFactory.Mamba2Of(model);
+            using var diagIds = DiagnosticIds(task, o, longest, device);
+
+            double bound = o.NormBound ?? CalibrateBound(lm, diagIds, o.Length, bucket);
+            models.Add(new StateCollapseModel(name, runDir, segments, train.Steps.TakeLast(20).Average(s => s.Loss),
+                train.Final.First(e => e.Length == o.Length).Metric, train.Seconds, bound));
+
+            foreach (var m in new[] { StateMitigation.None, StateMitigation.Rri(), StateMitigation.SlidingWindow(window), StateMitigation.Normalize(bound) })
+            {
+                lm.Mitigation = m;
+                log($"evaluating {name} · {m} at lengths {string.Join(", ", lengths)}");
+                var grid = PasskeySweep.Run(task, lengths, o.Depths, o.SamplesPerCell, o.Seed ^ 0x0E7A1, batch => Predict(model, batch, device));
+                var heat = Path.Combine(outDir, "heatmaps", $"{name}_{Slug(m)}.png");
+                Plots.HeatMap(heat, $"passkey accuracy · {name} · {m}", grid.Accuracy,
+                    lengths.Select(l => $"{l} ({l / o.Length}×)").ToArray(), grid.Depths.Select(d => d.ToString("0.00", CultureInfo.InvariantCulture)).ToArray(),
+                    "context length", "needle depth");
+                StateTrace trace;
+                using (var scope = TensorScope.Begin()) trace = StateDiagnostics.Run(lm, diagIds, bucket);
+                StateReport.Write(runDir, $"diagnostics_{Slug(m)}", trace, o.Length, $"{name} · {m}");
+                int atT = Array.FindLastIndex(trace.Positions, p => p <= o.Length);
+                rows.Add(new StateCollapseRow(name, m.ToString(), lengths,
+                    Enumerable.Range(0, lengths.Length).Select(i => Enumerable.Range(0, grid.Depths.Length).Average(j => grid.Accuracy[i, j])).ToArray(),
+                    Enumerable.Range(0, lengths.Length).Select(i => Enumerable.Range(0, grid.Depths.Length).Select(j => grid.Accuracy[i, j]).ToArray()).ToArray(),
+                    heat,
+                    Enumerable.Range(0, trace.Layers).Select(l => StateTrace.HeadMean(trace.Variance, l) is var v ? v[^1] / v[atT] : 0).ToArray(),
+                    Enumerable.Range(0, trace.Layers).Select(l => Math.Exp(trace.LogRetention[l][^1].Max())).ToArray()));
+            }
+            lm.Mitigation = StateMitigation.None;
+        }
+
+        var resultsPath = Path.Combine(outDir, "results.json");
+        var result = new StateCollapseResult(o, PasskeySweep.Depths(o.Depths), models, rows, clock.Elapsed.TotalSeconds, resultsPath);
+        AtomicFile.WriteText(resultsPath, JsonSerializer.Serialize(result, new JsonSerializerOptions
+        {
+            WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
+        return result;
+    }
+
+    private static (TrainableModel Model, TrainResult Result) Train(StateCollapseOptions o, PasskeyTokenTask task, int segments, string runDir, Device device, Action<string> log)
+    {
+        var spec = new ModelSpec
+        {
+            Name = "mamba2", DModel = o.DModel, Layers = o.Layers, DState = o.DState, HeadDim = o.HeadDim, Chunk = 64,
+            Vocab = task.VocabSize, Outputs = task.OutputSize,
+        };
+        var training = new TrainOptions
+        {
+            Length = o.Length, Steps = o.Steps, Batch = o.Batch, Lr = o.Lr, Warmup = Math.Min(50, o.Steps / 10),
+            EvalEvery = Math.Max(1, o.Steps / 4), EvalBatches = 2, TbpttSegments = segments, Seed = o.Seed,
+        };
+        var config = new RunConfig
+        {
+            Task = task.Name,
+            TaskOptions = new Dictionary<string, string>
+            {
+                ["vocab"] = o.Vocab.ToString(CultureInfo.InvariantCulture), ["key-digits"] = o.KeyDigits.ToString(CultureInfo.InvariantCulture),
+            },
+            Model = spec, Training = training, Device = device.Name,
+        };
+        Directory.CreateDirectory(runDir);
+        config.Save(runDir);
+        var model = ModelFactory.Create(spec, new Rng(o.Seed), device);
+        var result = new Trainer(task, model, training, device, runDir).Run(new LogObserver(log));
+        return (model, result);
+    }
+
+    // Sequences for the state traces: a fixed held-out batch at the longest length.
+    private static Tensor DiagnosticIds(PasskeyTokenTask task, StateCollapseOptions o, int length, Device device)
+    {
+        var b = task.Sample(new Rng(o.Seed ^ 0xD1A6), 4, length, DataSplit.Test);
+        return Tensor.From(b.Inputs, new[] { b.Batch, b.Length }, device).DetachFromScope();
+    }
+
+    // The largest per-head state norm (‖h‖_F = RMS·√(headdim·d_state), batch mean) at positions up to T.
+    private static double CalibrateBound(MambaLMHeadModel lm, Tensor ids, int trainingLength, int bucket)
+    {
+        StateTrace trace;
+        using (var scope = TensorScope.Begin()) trace = StateDiagnostics.Run(lm, Layout.Narrow(ids, 1, 0, trainingLength), bucket);
+        double scale = Math.Sqrt(lm.Config.Mixer.HeadDim * lm.Config.Mixer.DState);
+        double largest = trace.Rms.SelectMany(l => l.SelectMany(b => b)).Max() * scale;
+        return double.Parse(largest.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture); // 4 digits read well in tables
+    }
+
+    private static int[] Predict(TrainableModel model, TokenBatch batch, Device device)
+    {
+        using var noGrad = Autograd.NoGrad();
+        using var scope = TensorScope.Begin();
+        return Reductions.Max(model.Logits(batch, device).Data, -1).Indices.ToInt32Array();
+    }
+
+    private static string Slug(StateMitigation m) => m.Kind switch
+    {
+        StateMitigationKind.Normalize => "normalize",
+        _ => m.ToString().Replace(':', '-').Replace(',', '-'),
+    };
+
+    private sealed class LogObserver(Action<string> log) : ITrainingObserver
+    {
+        public void OnStep(StepRecord step, int totalSteps) { }
+        public void OnEval(EvalRecord e) => log($"  step {e.Step}: eval loss {e.Loss:F4}, {e.MetricName} {e.Metric:F3}");
+    }
+}
