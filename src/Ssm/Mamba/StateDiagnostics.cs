@@ -6,7 +6,7 @@ namespace Ssm.Mamba;
 // and get_dA.py): run the model over a sequence bucket by bucket (chunked prefill with the state captured after each
 // bucket) and record, per layer and head, statistics of the recurrent state at the end of every bucket — mean,
 // variance and RMS over the head's headdim × d_state elements (population variance, averaged over the sequences of the
-// batch), the largest |element| — and the retention of the first token α_{1:t} = Π_s exp(Δ_s a), kept as the log-space
+// batch), the largest |element| and the largest head norm ‖h‖_F over the batch — and the retention of the first token α_{1:t} = Π_s exp(Δ_s a), kept as the log-space
 // sum ln α_{1:t} = Σ_s Δ_s a. Under the sliding-window mitigation the statistics are those of the state the output
 // reads (h_t − α_{t−r+1:t} h_{t−r}); the retention is always that of the full recurrence.
 
@@ -49,6 +49,9 @@ public sealed record StateTrace
     /// <summary>Largest |element| of the head's state over the batch.</summary>
     public double[][][] MaxAbs { get; init; } = Array.Empty<double[][]>();
 
+    /// <summary>Largest Frobenius norm ‖h‖_F of the head's state over the batch (what state normalization bounds).</summary>
+    public double[][][] MaxNorm { get; init; } = Array.Empty<double[][]>();
+
     /// <summary>ln α_{1:t}, the log-retention of the first token (Σ_s Δ_s a), averaged over the batch.</summary>
     public double[][][] LogRetention { get; init; } = Array.Empty<double[][]>();
 
@@ -74,7 +77,7 @@ public static class StateDiagnostics
         var c = model.Config.Mixer;
         int heads = c.NHeads, per = c.HeadDim * c.DState, buckets = (length + bucketSize - 1) / bucketSize;
         double[][][] New() => Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, buckets).Select(_ => new double[heads]).ToArray()).ToArray();
-        var (mean, variance, rms, maxAbs, logRetention) = (New(), New(), New(), New(), New());
+        var (mean, variance, rms, maxAbs, maxNorm, logRetention) = (New(), New(), New(), New(), New(), New());
         var positions = new int[buckets];
 
         using var noGrad = Autograd.NoGrad();
@@ -92,7 +95,7 @@ public static class StateDiagnostics
                 var lr = state.LogRetention.ToArray();
                 for (int hd = 0; hd < heads; hd++)
                 {
-                    double m = 0, v = 0, sq = 0, mx = 0, ret = 0;
+                    double m = 0, v = 0, sq = 0, mx = 0, norm = 0, ret = 0;
                     for (int b = 0; b < batch; b++)
                     {
                         var e = h.AsSpan((b * heads + hd) * per, per);
@@ -109,12 +112,14 @@ public static class StateDiagnostics
                         v += dev / per;
                         sq += Math.Sqrt(sumSq / per);
                         mx = Math.Max(mx, big);
+                        norm = Math.Max(norm, Math.Sqrt(sumSq));
                         ret += lr[b * heads + hd];
                     }
                     mean[l][k][hd] = m / batch;
                     variance[l][k][hd] = v / batch;
                     rms[l][k][hd] = sq / batch;
                     maxAbs[l][k][hd] = mx;
+                    maxNorm[l][k][hd] = norm;
                     logRetention[l][k][hd] = ret / batch;
                 }
             }
@@ -122,7 +127,7 @@ public static class StateDiagnostics
         return new StateTrace
         {
             Length = length, BucketSize = bucketSize, Batch = batch, Layers = layers, Heads = heads, Mitigation = model.Mitigation.ToString(),
-            Positions = positions, Mean = mean, Variance = variance, Rms = rms, MaxAbs = maxAbs, LogRetention = logRetention,
+            Positions = positions, Mean = mean, Variance = variance, Rms = rms, MaxAbs = maxAbs, MaxNorm = maxNorm, LogRetention = logRetention,
         };
     }
 }

@@ -51,6 +51,7 @@ internal static class ExperimentCommand
             AnsiConsole.MarkupLine($"[bold]ssm experiment state-collapse[/] · T = {o.Length} · device {dev.Name} · out {Markup.Escape(outPath)}");
             var result = StateCollapseExperiment.Run(o, outPath, dev, line => AnsiConsole.WriteLine(line));
             AnsiConsole.Write(Table(result));
+            AnsiConsole.MarkupLine($"state var ×: state variance at {result.Rows[0].Lengths[^1]} tokens over that at T (largest over layers, mean over heads); max α: retention of the first token α(1:{result.Rows[0].Lengths[^1]}) of the slowest-forgetting head.");
             AnsiConsole.MarkupLine($"{result.Seconds:F0} s · results: {Markup.Escape(result.ResultsPath)} · heat maps: {Markup.Escape(Path.Combine(outPath, "heatmaps"))} · state traces: {Markup.Escape(outPath)}/<model>/diagnostics_*");
             return 0;
         });
@@ -66,14 +67,14 @@ internal static class ExperimentCommand
         t.AddColumn("mitigation");
         var lengths = r.Rows[0].Lengths;
         foreach (var l in lengths) t.AddColumn(new TableColumn($"{l} ({l / r.Options.Length}×)").RightAligned());
-        t.AddColumn(new TableColumn($"state var {lengths[^1]}/T").RightAligned());
-        t.AddColumn(new TableColumn($"max α(1:{lengths[^1]})").RightAligned());
+        t.AddColumn(new TableColumn($"state var ×").RightAligned());
+        t.AddColumn(new TableColumn($"max α").RightAligned());
         foreach (var row in r.Rows)
         {
             var cells = new List<string> { row.Training, Markup.Escape(row.Mitigation) };
             cells.AddRange(row.Accuracy.Select(a => a.ToString("F2")));
-            cells.Add(string.Join(" / ", row.VarianceGrowth.Select(g => g.ToString("G3") + "×")));
-            cells.Add(string.Join(" / ", row.Retention.Select(a => a.ToString("G3"))));
+            cells.Add(row.VarianceGrowth.Max().ToString("G3"));
+            cells.Add(row.Retention.Max().ToString("G3"));
             t.AddRow(cells.ToArray());
         }
         return t;

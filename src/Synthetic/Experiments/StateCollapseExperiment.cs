@@ -51,7 +51,7 @@ public sealed record StateCollapseOptions
     public int SamplesPerCell { get; init; } = 16;
     /// <summary>Window r of the sliding-window mitigation (null: T).</summary>
     public int? Window { get; init; }
-    /// <summary>Bound of the normalization (null: calibrated per model as the largest head state norm seen up to T).</summary>
+    /// <summary>Bound of the normalization (null: calibrated per model as the largest head state norm of 32 held-out sequences up to T).</summary>
     public double? NormBound { get; init; }
     /// <summary>Seed of initialization, training data and evaluation data.</summary>
     public long Seed { get; init; }
@@ -83,8 +83,9 @@ public sealed record StateCollapseOptions
 /// <param name="HeatMap">Path of the heat map.</param>
 /// <param name="VarianceGrowth">Per layer: state variance (mean over heads) at the longest length over that at T.</param>
 /// <param name="Retention">Per layer: α_{1:t} of the slowest-forgetting head at the longest length.</param>
+/// <param name="NormGrowth">Per layer: the largest head state norm at the longest length over that at T.</param>
 public sealed record StateCollapseRow(string Training, string Mitigation, int[] Lengths, double[] Accuracy, double[][] Grid, string HeatMap,
-    double[] VarianceGrowth, double[] Retention);
+    double[] VarianceGrowth, double[] Retention, double[] NormGrowth);
 
 /// <summary>One trained model of the experiment.</summary>
 /// <param name="Name">baseline or tbptt.</param>
@@ -125,7 +126,7 @@ public static class StateCollapseExperiment
             var lm = ModelFactory.Mamba2Of(model);
             using var diagIds = DiagnosticIds(task, o, longest, device);
 
-            double bound = o.NormBound ?? CalibrateBound(lm, diagIds, o.Length, bucket);
+            double bound = o.NormBound ?? CalibrateBound(lm, task, o, device);
             models.Add(new StateCollapseModel(name, runDir, segments, train.Steps.TakeLast(20).Average(s => s.Loss),
                 train.Final.First(e => e.Length == o.Length).Metric, train.Seconds, bound));
 
@@ -147,7 +148,8 @@ public static class StateCollapseExperiment
                     Enumerable.Range(0, lengths.Length).Select(i => Enumerable.Range(0, grid.Depths.Length).Select(j => grid.Accuracy[i, j]).ToArray()).ToArray(),
                     heat,
                     Enumerable.Range(0, trace.Layers).Select(l => StateTrace.HeadMean(trace.Variance, l) is var v ? v[^1] / v[atT] : 0).ToArray(),
-                    Enumerable.Range(0, trace.Layers).Select(l => Math.Exp(trace.LogRetention[l][^1].Max())).ToArray()));
+                    Enumerable.Range(0, trace.Layers).Select(l => Math.Exp(trace.LogRetention[l][^1].Max())).ToArray(),
+                    Enumerable.Range(0, trace.Layers).Select(l => trace.MaxNorm[l][^1].Max() / trace.MaxNorm[l][atT].Max()).ToArray()));
             }
             lm.Mitigation = StateMitigation.None;
         }
@@ -196,14 +198,15 @@ public static class StateCollapseExperiment
         return Tensor.From(b.Inputs, new[] { b.Batch, b.Length }, device).DetachFromScope();
     }
 
-    // The largest per-head state norm (‖h‖_F = RMS·√(headdim·d_state), batch mean) at positions up to T.
-    private static double CalibrateBound(MambaLMHeadModel lm, Tensor ids, int trainingLength, int bucket)
+    // The largest head state norm ‖h‖_F of 32 held-out sequences at positions up to T, to 4 digits.
+    private static double CalibrateBound(MambaLMHeadModel lm, PasskeyTokenTask task, StateCollapseOptions o, Device device)
     {
+        var b = task.Sample(new Rng(o.Seed ^ 0xCA11B), 32, o.Length, DataSplit.Test);
         StateTrace trace;
-        using (var scope = TensorScope.Begin()) trace = StateDiagnostics.Run(lm, Layout.Narrow(ids, 1, 0, trainingLength), bucket);
-        double scale = Math.Sqrt(lm.Config.Mixer.HeadDim * lm.Config.Mixer.DState);
-        double largest = trace.Rms.SelectMany(l => l.SelectMany(b => b)).Max() * scale;
-        return double.Parse(largest.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture); // 4 digits read well in tables
+        using (var scope = TensorScope.Begin())
+            trace = StateDiagnostics.Run(lm, Tensor.From(b.Inputs, new[] { b.Batch, b.Length }, device), Math.Max(1, o.Length / 4));
+        double largest = trace.MaxNorm.SelectMany(l => l.SelectMany(h => h)).Max();
+        return double.Parse(largest.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     }
 
     private static int[] Predict(TrainableModel model, TokenBatch batch, Device device)

@@ -28,7 +28,7 @@ public sealed class StateDiagnosticsTests
         var c = model.Config.Mixer;
         Assert.Equal((Length, Bucket, Batch, 2, c.NHeads), (trace.Length, trace.BucketSize, trace.Batch, trace.Layers, trace.Heads));
         Assert.Equal(new[] { 4, 8, 11 }, trace.Positions);
-        foreach (var stat in new[] { trace.Mean, trace.Variance, trace.Rms, trace.MaxAbs, trace.LogRetention })
+        foreach (var stat in new[] { trace.Mean, trace.Variance, trace.Rms, trace.MaxAbs, trace.MaxNorm, trace.LogRetention })
         {
             Assert.Equal(2, stat.Length);
             Assert.All(stat, layer => { Assert.Equal(3, layer.Length); Assert.All(layer, b => Assert.Equal(c.NHeads, b.Length)); });
@@ -52,10 +52,12 @@ public sealed class StateDiagnosticsTests
                     double variance = rows.Average(r => r.Select(v => (v - r.Average()) * (v - r.Average())).Average());
                     double rms = rows.Average(r => Math.Sqrt(r.Select(v => v * v).Average()));
                     double maxAbs = rows.Max(r => r.Max(Math.Abs));
+                    double maxNorm = rows.Max(r => Math.Sqrt(r.Sum(v => v * v)));
                     Assert.Equal(mean, trace.Mean[l][bucket][hd], 1e-5);
                     Assert.Equal(1, trace.Variance[l][bucket][hd] / variance, 1e-3);
                     Assert.Equal(1, trace.Rms[l][bucket][hd] / rms, 1e-4);
                     Assert.Equal(1, trace.MaxAbs[l][bucket][hd] / maxAbs, 1e-4);
+                    Assert.Equal(1, trace.MaxNorm[l][bucket][hd] / maxNorm, 1e-4);
                 }
             }
             bucket++;
@@ -104,13 +106,11 @@ public sealed class StateDiagnosticsTests
         var model = Model();
         var ids = Ids();
         var plain = StateDiagnostics.Run(model, ids, Bucket);
-        int per = model.Config.Mixer.HeadDim * model.Config.Mixer.DState;
-        double largest = plain.Rms.SelectMany(l => l.SelectMany(b => b)).Max() * Math.Sqrt(per);
-        double bound = largest / 3;
+        double bound = plain.MaxNorm.SelectMany(l => l.SelectMany(b => b)).Max() / 3;
         model.Mitigation = StateMitigation.Normalize(bound);
         var trace = StateDiagnostics.Run(model, ids, Bucket);
         Assert.Equal(StateMitigation.Normalize(bound).ToString(), trace.Mitigation);
-        Assert.All(trace.Rms.SelectMany(l => l.SelectMany(b => b)), rms => Assert.True(rms * Math.Sqrt(per) <= bound * (1 + 1e-5)));
+        Assert.All(trace.MaxNorm.SelectMany(l => l.SelectMany(b => b)), n => Assert.True(n <= bound * (1 + 1e-5)));
     }
 
     [Fact]
