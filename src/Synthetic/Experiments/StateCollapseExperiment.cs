@@ -13,7 +13,8 @@ namespace Ssm.Synthetic.Experiments;
 
 // The state-collapse experiment (Stuffed Mamba, Sections 4–5, at CPU scale): train a small Mamba-2 on token-level
 // passkey retrieval at a short length T, once plainly and once with truncated BPTT over K concatenated examples (the
-// state carried from one example into the next, so the model meets states fuller than one example leaves them), then
+// state carried from one example into the next, so the model meets states fuller than one example leaves them; with
+// batch/K streams, so both models see the same number of training tokens), then
 // evaluate both at 1×…16× T over a grid of needle depths with and without each training-free mitigation (RRI, sliding
 // window of T tokens by state difference, state normalization with a bound calibrated on the states seen up to T),
 // and trace the state statistics of every configuration along one long sequence.
@@ -27,7 +28,7 @@ public sealed record StateCollapseOptions
     public int Steps { get; init; } = 600;
     /// <summary>Segments per step of the truncated-BPTT model.</summary>
     public int TbpttSegments { get; init; } = 4;
-    /// <summary>Sequences per batch.</summary>
+    /// <summary>Sequences per batch of the baseline; the truncated-BPTT model uses Batch/K streams of K examples (same tokens per step).</summary>
     public int Batch { get; init; } = 32;
     /// <summary>Peak learning rate.</summary>
     public double Lr { get; init; } = 3e-3;
@@ -66,6 +67,7 @@ public sealed record StateCollapseOptions
         Need(Length >= 2 * KeyDigits + 1, "--len", Length, $"must leave room for the needle and the query (at least {2 * KeyDigits + 1})");
         Need(Steps > 0, "--steps", Steps, "must be positive");
         Need(TbpttSegments >= 2, "--tbptt-segments", TbpttSegments, "must be at least 2 (the comparison model)");
+        Need(Batch >= TbpttSegments && Batch % TbpttSegments == 0, "--batch", Batch, $"must be a multiple of --tbptt-segments ({TbpttSegments}) so both models see the same tokens per step");
         Need(Multiples.Length > 0 && Multiples.All(m => m >= 1), "--multiples", string.Join(",", Multiples), "must be positive integers");
         Need(Depths >= 1, "--depths", Depths, "must be positive");
         Need(SamplesPerCell >= 1, "--samples", SamplesPerCell, "must be positive");
@@ -91,11 +93,12 @@ public sealed record StateCollapseRow(string Training, string Mitigation, int[] 
 /// <param name="Name">baseline or tbptt.</param>
 /// <param name="RunDirectory">Its run folder (usable with ssm eval / ssm diagnose).</param>
 /// <param name="TbpttSegments">Segments per step (1 = plain).</param>
+/// <param name="TrainingTokens">Tokens it was trained on.</param>
 /// <param name="FinalLoss">Mean training loss of the last 20 steps.</param>
 /// <param name="AccuracyAtT">Held-out passkey accuracy at T at the end of training.</param>
 /// <param name="Seconds">Training time.</param>
 /// <param name="NormBound">The normalization bound used for it.</param>
-public sealed record StateCollapseModel(string Name, string RunDirectory, int TbpttSegments, double FinalLoss, double AccuracyAtT, double Seconds, double NormBound);
+public sealed record StateCollapseModel(string Name, string RunDirectory, int TbpttSegments, long TrainingTokens, double FinalLoss, double AccuracyAtT, double Seconds, double NormBound);
 
 /// <summary>Everything the experiment produced.</summary>
 public sealed record StateCollapseResult(StateCollapseOptions Options, double[] Depths, IReadOnlyList<StateCollapseModel> Models,
@@ -121,13 +124,13 @@ public static class StateCollapseExperiment
         foreach (var (name, segments) in new[] { ("baseline", 1), ("tbptt", o.TbpttSegments) })
         {
             var runDir = Path.Combine(outDir, name);
-            log($"training {name} (T = {o.Length}{(segments > 1 ? $", truncated BPTT over {segments} concatenated examples" : "")}, {o.Steps} steps)");
+            log($"training {name} (T = {o.Length}{(segments > 1 ? $", truncated BPTT over {segments} concatenated examples, {o.Batch / segments} streams" : $", batch {o.Batch}")}, {o.Steps} steps)");
             var (model, train) = Train(o, task, segments, runDir, device, log);
             var lm = ModelFactory.Mamba2Of(model);
             using var diagIds = DiagnosticIds(task, o, longest, device);
 
             double bound = o.NormBound ?? CalibrateBound(lm, task, o, device);
-            models.Add(new StateCollapseModel(name, runDir, segments, train.Steps.TakeLast(20).Average(s => s.Loss),
+            models.Add(new StateCollapseModel(name, runDir, segments, (long)train.Steps.Count * o.Batch * o.Length, train.Steps.TakeLast(20).Average(s => s.Loss),
                 train.Final.First(e => e.Length == o.Length).Metric, train.Seconds, bound));
 
             foreach (var m in new[] { StateMitigation.None, StateMitigation.Rri(), StateMitigation.SlidingWindow(window), StateMitigation.Normalize(bound) })
@@ -172,7 +175,7 @@ public static class StateCollapseExperiment
         };
         var training = new TrainOptions
         {
-            Length = o.Length, Steps = o.Steps, Batch = o.Batch, Lr = o.Lr, Warmup = Math.Min(50, o.Steps / 10),
+            Length = o.Length, Steps = o.Steps, Batch = o.Batch / segments, Lr = o.Lr, Warmup = Math.Min(50, o.Steps / 10),
             EvalEvery = Math.Max(1, o.Steps / 4), EvalBatches = 2, TbpttSegments = segments, Seed = o.Seed,
         };
         var config = new RunConfig
