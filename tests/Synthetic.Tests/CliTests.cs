@@ -49,24 +49,25 @@ public sealed class CliTests
     {
         var dir = Path.Combine(Path.GetTempPath(), $"ssm-collapse-{Guid.NewGuid():N}");
         Assert.Equal(0, Run("experiment", "state-collapse", "--len", "12", "--steps", "3", "--tbptt-segments", "2", "--multiples", "1,2", "--depths", "2",
-            "--samples", "2", "--batch", "4", "--d-model", "16", "--layers", "1", "--d-state", "4", "--headdim", "8", "--out", dir));
+            "--samples", "2", "--batch", "4", "--d-model", "16", "--layers", "1", "--d-state", "4", "--headdim", "8", "--seeds", "2", "--out", dir));
         var results = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json"))).RootElement;
         var rows = results.GetProperty("rows");
         Assert.Equal(8, rows.GetArrayLength());
         var mitigations = rows.EnumerateArray().Select(r => r.GetProperty("mitigation").GetString()!).ToArray();
         Assert.Equal(new[] { "none", "rri", "window:12" }, mitigations[..3]);
-        Assert.StartsWith("normalize:", mitigations[3]);
+        Assert.Equal("normalize:calibrated", mitigations[3]);
         foreach (var row in rows.EnumerateArray())
         {
             Assert.Equal(new[] { 12, 24 }, row.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+            Assert.Equal(2, row.GetProperty("accuracy_per_seed").GetArrayLength());
             Assert.All(row.GetProperty("accuracy").EnumerateArray(), a => Assert.InRange(a.GetDouble(), 0, 1));
             Assert.True(File.Exists(row.GetProperty("heat_map").GetString()));
         }
-        Assert.Equal(2, results.GetProperty("models").GetArrayLength());
-        foreach (var f in new[] { "baseline/run.json", "tbptt/run.json", "baseline/diagnostics_none.json", "tbptt/diagnostics_window-12_variance.png" })
+        Assert.Equal(4, results.GetProperty("models").GetArrayLength());
+        foreach (var f in new[] { "baseline-s0/run.json", "tbptt-s1/run.json", "baseline-s1/diagnostics_none.json", "tbptt-s0/diagnostics_window_variance.png", "heatmaps/tbptt_normalize.png" })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
 
-        var run = Path.Combine(dir, "baseline");
+        var run = Path.Combine(dir, "baseline-s0");
         Assert.Equal(0, Run("diagnose", "--checkpoint", run, "--len", "36", "--bucket", "6", "--batch", "2", "--mitigation", "window:12"));
         var trace = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "diagnose", "diagnostics.json"))).RootElement;
         Assert.Equal(12, trace.GetProperty("training_length").GetInt32());

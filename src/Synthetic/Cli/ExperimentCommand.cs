@@ -28,6 +28,7 @@ internal static class ExperimentCommand
         var samples = new Option<int>("--samples") { Description = "Examples per (length, depth) cell.", DefaultValueFactory = _ => d.SamplesPerCell };
         var window = new Option<int?>("--window") { Description = "Window of the sliding-window mitigation (default: T)." };
         var bound = new Option<double?>("--norm-bound") { Description = "Bound of the state normalization (default: per model, the largest head state norm seen up to T)." };
+        var seeds = new Option<int>("--seeds") { Description = "Models trained per configuration (seeds --seed, --seed + 1, …); accuracies are averaged.", DefaultValueFactory = _ => d.Seeds };
         var outDir = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "runs/state-collapse" };
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
@@ -35,7 +36,7 @@ internal static class ExperimentCommand
         var cmd = new Command("state-collapse",
             "Trains a small Mamba-2 on token passkey at length T (plainly and with truncated BPTT over concatenated examples), evaluates both at multiples of T with and without each mitigation (none, rri, window:T, normalize), and writes a table, results.json, a heat map (length × depth) per configuration and state traces.")
         {
-            len, steps, tbptt, batch, lr, dModel, layers, dState, headDim, vocab, keyDigits, multiples, depths, samples, window, bound, outDir, seed, device, threads,
+            len, steps, tbptt, batch, lr, dModel, layers, dState, headDim, vocab, keyDigits, multiples, depths, samples, window, bound, seeds, outDir, seed, device, threads,
         };
         cmd.SetAction(r =>
         {
@@ -45,14 +46,14 @@ internal static class ExperimentCommand
                 Length = r.GetValue(len), Steps = r.GetValue(steps), TbpttSegments = r.GetValue(tbptt), Batch = r.GetValue(batch), Lr = r.GetValue(lr),
                 DModel = r.GetValue(dModel), Layers = r.GetValue(layers), DState = r.GetValue(dState), HeadDim = r.GetValue(headDim),
                 Vocab = r.GetValue(vocab), KeyDigits = r.GetValue(keyDigits), Multiples = TrainCommand.ParseLengths(r.GetValue(multiples), "--multiples"),
-                Depths = r.GetValue(depths), SamplesPerCell = r.GetValue(samples), Window = r.GetValue(window), NormBound = r.GetValue(bound), Seed = r.GetValue(seed),
+                Depths = r.GetValue(depths), SamplesPerCell = r.GetValue(samples), Window = r.GetValue(window), NormBound = r.GetValue(bound), Seeds = r.GetValue(seeds), Seed = r.GetValue(seed),
             };
             var outPath = r.GetValue(outDir)!;
             AnsiConsole.MarkupLine($"[bold]ssm experiment state-collapse[/] · T = {o.Length} · device {dev.Name} · out {Markup.Escape(outPath)}");
             var result = StateCollapseExperiment.Run(o, outPath, dev, line => AnsiConsole.WriteLine(line));
             AnsiConsole.Write(Table(result));
             AnsiConsole.MarkupLine($"state var ×: state variance at {result.Rows[0].Lengths[^1]} tokens over that at T (largest over layers, mean over heads); max α: retention of the first token α(1:{result.Rows[0].Lengths[^1]}) of the slowest-forgetting head.");
-            AnsiConsole.MarkupLine($"{result.Seconds:F0} s · results: {Markup.Escape(result.ResultsPath)} · heat maps: {Markup.Escape(Path.Combine(outPath, "heatmaps"))} · state traces: {Markup.Escape(outPath)}/<model>/diagnostics_*");
+            AnsiConsole.MarkupLine($"{result.Seconds:F0} s · results: {Markup.Escape(result.ResultsPath)} · heat maps: {Markup.Escape(Path.Combine(outPath, "heatmaps"))} · state traces: {Markup.Escape(outPath)}/<model>-s<seed>/diagnostics_*");
             return 0;
         });
         return cmd;
@@ -62,7 +63,7 @@ internal static class ExperimentCommand
     internal static Table Table(StateCollapseResult r)
     {
         var t = new Table().Border(TableBorder.Rounded)
-            .Title($"[bold]passkey accuracy (mean over {r.Depths.Length} depths) · T = {r.Options.Length} · d_state {r.Options.DState}[/]");
+            .Title($"[bold]passkey accuracy (mean over {r.Depths.Length} depths, {r.Options.Seeds} seed{(r.Options.Seeds > 1 ? "s" : "")}) · T = {r.Options.Length} · d_state {r.Options.DState}[/]");
         t.AddColumn("training");
         t.AddColumn("mitigation");
         var lengths = r.Rows[0].Lengths;

@@ -54,7 +54,9 @@ public sealed record StateCollapseOptions
     public int? Window { get; init; }
     /// <summary>Bound of the normalization (null: calibrated per model as the largest head state norm of 32 held-out sequences up to T).</summary>
     public double? NormBound { get; init; }
-    /// <summary>Seed of initialization, training data and evaluation data.</summary>
+    /// <summary>Models trained per configuration, with seeds Seed, Seed + 1, …; results are averaged over them.</summary>
+    public int Seeds { get; init; } = 3;
+    /// <summary>First seed of initialization and training data; also the seed of the evaluation data.</summary>
     public long Seed { get; init; }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
@@ -70,27 +72,30 @@ public sealed record StateCollapseOptions
         Need(Batch >= TbpttSegments && Batch % TbpttSegments == 0, "--batch", Batch, $"must be a multiple of --tbptt-segments ({TbpttSegments}) so both models see the same tokens per step");
         Need(Multiples.Length > 0 && Multiples.All(m => m >= 1), "--multiples", string.Join(",", Multiples), "must be positive integers");
         Need(Depths >= 1, "--depths", Depths, "must be positive");
+        Need(Seeds >= 1, "--seeds", Seeds, "must be positive");
         Need(SamplesPerCell >= 1, "--samples", SamplesPerCell, "must be positive");
         Need(Window is null or >= 1, "--window", Window!, "must be positive");
         Need(NormBound is null or > 0, "--norm-bound", NormBound!, "must be positive");
     }
 }
 
-/// <summary>One (training, mitigation) configuration's passkey accuracy over lengths and depths.</summary>
+/// <summary>One (training, mitigation) configuration's passkey accuracy over lengths and depths, averaged over seeds.</summary>
 /// <param name="Training">baseline or tbptt.</param>
-/// <param name="Mitigation">The mitigation (command-line spelling).</param>
+/// <param name="Mitigation">The mitigation (command-line spelling; <c>normalize:calibrated</c> when each model's bound was calibrated).</param>
 /// <param name="Lengths">Evaluation lengths.</param>
-/// <param name="Accuracy">Accuracy per length, averaged over depths.</param>
-/// <param name="Grid">Accuracy [length][depth].</param>
-/// <param name="HeatMap">Path of the heat map.</param>
-/// <param name="VarianceGrowth">Per layer: state variance (mean over heads) at the longest length over that at T.</param>
-/// <param name="Retention">Per layer: α_{1:t} of the slowest-forgetting head at the longest length.</param>
-/// <param name="NormGrowth">Per layer: the largest head state norm at the longest length over that at T.</param>
-public sealed record StateCollapseRow(string Training, string Mitigation, int[] Lengths, double[] Accuracy, double[][] Grid, string HeatMap,
-    double[] VarianceGrowth, double[] Retention, double[] NormGrowth);
+/// <param name="Accuracy">Accuracy per length, averaged over depths and seeds.</param>
+/// <param name="AccuracyPerSeed">Accuracy [seed][length], averaged over depths.</param>
+/// <param name="Grid">Accuracy [length][depth], averaged over seeds.</param>
+/// <param name="HeatMap">Path of the heat map of <paramref name="Grid"/>.</param>
+/// <param name="VarianceGrowth">Per layer: state variance (mean over heads) at the longest length over that at T (mean over seeds).</param>
+/// <param name="Retention">Per layer: α_{1:t} of the slowest-forgetting head at the longest length (mean over seeds).</param>
+/// <param name="NormGrowth">Per layer: the largest head state norm at the longest length over that at T (mean over seeds).</param>
+public sealed record StateCollapseRow(string Training, string Mitigation, int[] Lengths, double[] Accuracy, double[][] AccuracyPerSeed, double[][] Grid,
+    string HeatMap, double[] VarianceGrowth, double[] Retention, double[] NormGrowth);
 
 /// <summary>One trained model of the experiment.</summary>
 /// <param name="Name">baseline or tbptt.</param>
+/// <param name="Seed">Its seed (initialization and training data).</param>
 /// <param name="RunDirectory">Its run folder (usable with ssm eval / ssm diagnose).</param>
 /// <param name="TbpttSegments">Segments per step (1 = plain).</param>
 /// <param name="TrainingTokens">Tokens it was trained on.</param>
@@ -98,7 +103,8 @@ public sealed record StateCollapseRow(string Training, string Mitigation, int[] 
 /// <param name="AccuracyAtT">Held-out passkey accuracy at T at the end of training.</param>
 /// <param name="Seconds">Training time.</param>
 /// <param name="NormBound">The normalization bound used for it.</param>
-public sealed record StateCollapseModel(string Name, string RunDirectory, int TbpttSegments, long TrainingTokens, double FinalLoss, double AccuracyAtT, double Seconds, double NormBound);
+public sealed record StateCollapseModel(string Name, long Seed, string RunDirectory, int TbpttSegments, long TrainingTokens, double FinalLoss,
+    double AccuracyAtT, double Seconds, double NormBound);
 
 /// <summary>Everything the experiment produced.</summary>
 public sealed record StateCollapseResult(StateCollapseOptions Options, double[] Depths, IReadOnlyList<StateCollapseModel> Models,
@@ -118,47 +124,48 @@ public static class StateCollapseExperiment
         var task = new PasskeyTokenTask(new PasskeyTokenOptions(VocabSize: o.Vocab, KeyDigits: o.KeyDigits));
         var lengths = o.Multiples.Distinct().OrderBy(m => m).Select(m => m * o.Length).ToArray();
         int longest = lengths[^1], window = o.Window ?? o.Length, bucket = Math.Max(1, o.Length / 4);
+        var depths = PasskeySweep.Depths(o.Depths);
         var models = new List<StateCollapseModel>();
         var rows = new List<StateCollapseRow>();
+        using var diagIds = DiagnosticIds(task, o, longest, device);
 
         foreach (var (name, segments) in new[] { ("baseline", 1), ("tbptt", o.TbpttSegments) })
         {
-            var runDir = Path.Combine(outDir, name);
-            log($"training {name} (T = {o.Length}{(segments > 1 ? $", truncated BPTT over {segments} concatenated examples, {o.Batch / segments} streams" : $", batch {o.Batch}")}, {o.Steps} steps)");
-            var (model, train) = Train(o, task, segments, runDir, device, log);
-            var lm = ModelFactory.Mamba2Of(model);
-            using var diagIds = DiagnosticIds(task, o, longest, device);
-
-            double bound = o.NormBound ?? CalibrateBound(lm, task, o, device);
-            models.Add(new StateCollapseModel(name, runDir, segments, (long)train.Steps.Count * o.Batch * o.Length, train.Steps.TakeLast(20).Average(s => s.Loss),
-                train.Final.First(e => e.Length == o.Length).Metric, train.Seconds, bound));
-
-            foreach (var m in new[] { StateMitigation.None, StateMitigation.Rri(), StateMitigation.SlidingWindow(window), StateMitigation.Normalize(bound) })
+            // Per mitigation (none, rri, window, normalize) and seed: the grid [length, depth] and the state trace.
+            var grids = new List<double[,]>[4];
+            var traces = new List<StateTrace>[4];
+            var labels = new string[4];
+            for (int k = 0; k < 4; k++) (grids[k], traces[k]) = (new List<double[,]>(), new List<StateTrace>());
+            for (int i = 0; i < o.Seeds; i++)
             {
-                lm.Mitigation = m;
-                log($"evaluating {name} · {m} at lengths {string.Join(", ", lengths)}");
-                var grid = PasskeySweep.Run(task, lengths, o.Depths, o.SamplesPerCell, o.Seed ^ 0x0E7A1, batch => Predict(model, batch, device));
-                var heat = Path.Combine(outDir, "heatmaps", $"{name}_{Slug(m)}.png");
-                Plots.HeatMap(heat, $"passkey accuracy · {name} · {m}", grid.Accuracy,
-                    lengths.Select(l => $"{l} ({l / o.Length}×)").ToArray(), grid.Depths.Select(d => d.ToString("0.00", CultureInfo.InvariantCulture)).ToArray(),
-                    "context length", "needle depth");
-                StateTrace trace;
-                using (var scope = TensorScope.Begin()) trace = StateDiagnostics.Run(lm, diagIds, bucket);
-                StateReport.Write(runDir, $"diagnostics_{Slug(m)}", trace, o.Length, $"{name} · {m}");
-                int atT = Array.FindLastIndex(trace.Positions, p => p <= o.Length);
-                rows.Add(new StateCollapseRow(name, m.ToString(), lengths,
-                    Enumerable.Range(0, lengths.Length).Select(i => Enumerable.Range(0, grid.Depths.Length).Average(j => grid.Accuracy[i, j])).ToArray(),
-                    Enumerable.Range(0, lengths.Length).Select(i => Enumerable.Range(0, grid.Depths.Length).Select(j => grid.Accuracy[i, j]).ToArray()).ToArray(),
-                    heat,
-                    Enumerable.Range(0, trace.Layers).Select(l => StateTrace.HeadMean(trace.Variance, l) is var v ? v[^1] / v[atT] : 0).ToArray(),
-                    Enumerable.Range(0, trace.Layers).Select(l => Math.Exp(trace.LogRetention[l][^1].Max())).ToArray(),
-                    Enumerable.Range(0, trace.Layers).Select(l => trace.MaxNorm[l][^1].Max() / trace.MaxNorm[l][atT].Max()).ToArray()));
+                long seed = o.Seed + i;
+                var runDir = Path.Combine(outDir, $"{name}-s{seed}");
+                log($"training {name}, seed {seed} (T = {o.Length}{(segments > 1 ? $", truncated BPTT over {segments} concatenated examples, {o.Batch / segments} streams" : $", batch {o.Batch}")}, {o.Steps} steps)");
+                var (model, train) = Train(o, task, segments, seed, runDir, device, log);
+                var lm = ModelFactory.Mamba2Of(model);
+                double bound = o.NormBound ?? CalibrateBound(lm, task, o, device);
+                models.Add(new StateCollapseModel(name, seed, runDir, segments, (long)train.Steps.Count * o.Batch * o.Length,
+                    train.Steps.TakeLast(20).Average(s => s.Loss), train.Final.First(e => e.Length == o.Length).Metric, train.Seconds, bound));
+                var mitigations = new[] { StateMitigation.None, StateMitigation.Rri(), StateMitigation.SlidingWindow(window), StateMitigation.Normalize(bound) };
+                for (int k = 0; k < mitigations.Length; k++)
+                {
+                    var m = mitigations[k];
+                    labels[k] = m.Kind == StateMitigationKind.Normalize && o.NormBound is null ? "normalize:calibrated" : m.ToString();
+                    lm.Mitigation = m;
+                    log($"  evaluating {name}, seed {seed} · {m} at lengths {string.Join(", ", lengths)}");
+                    grids[k].Add(PasskeySweep.Run(task, lengths, o.Depths, o.SamplesPerCell, o.Seed ^ 0x0E7A1, batch => Predict(model, batch, device)).Accuracy);
+                    StateTrace trace;
+                    using (var scope = TensorScope.Begin()) trace = StateDiagnostics.Run(lm, diagIds, bucket);
+                    StateReport.Write(runDir, $"diagnostics_{Slug(m)}", trace, o.Length, $"{name} (seed {seed}) · {m}");
+                    traces[k].Add(trace);
+                }
             }
-            lm.Mitigation = StateMitigation.None;
+            for (int k = 0; k < 4; k++)
+                rows.Add(Summarize(name, labels[k], grids[k], traces[k], lengths, depths, o, Path.Combine(outDir, "heatmaps", $"{name}_{labels[k].Split(':')[0]}.png")));
         }
 
         var resultsPath = Path.Combine(outDir, "results.json");
-        var result = new StateCollapseResult(o, PasskeySweep.Depths(o.Depths), models, rows, clock.Elapsed.TotalSeconds, resultsPath);
+        var result = new StateCollapseResult(o, depths, models, rows, clock.Elapsed.TotalSeconds, resultsPath);
         AtomicFile.WriteText(resultsPath, JsonSerializer.Serialize(result, new JsonSerializerOptions
         {
             WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
@@ -166,7 +173,33 @@ public static class StateCollapseExperiment
         return result;
     }
 
-    private static (TrainableModel Model, TrainResult Result) Train(StateCollapseOptions o, PasskeyTokenTask task, int segments, string runDir, Device device, Action<string> log)
+    // Means over seeds; the heat map of the mean grid.
+    private static StateCollapseRow Summarize(string name, string mitigation, List<double[,]> grids, List<StateTrace> traces, int[] lengths, double[] depths,
+        StateCollapseOptions o, string heatMap)
+    {
+        int nl = lengths.Length, nd = depths.Length, layers = traces[0].Layers;
+        var mean = new double[nl, nd];
+        foreach (var g in grids)
+            for (int i = 0; i < nl; i++)
+            for (int j = 0; j < nd; j++)
+                mean[i, j] += g[i, j] / grids.Count;
+        Plots.HeatMap(heatMap, $"passkey accuracy · {name} · {mitigation}{(grids.Count > 1 ? $" (mean of {grids.Count} seeds)" : "")}", mean,
+            lengths.Select(l => $"{l} ({l / o.Length}×)").ToArray(), depths.Select(d => d.ToString("0.00", CultureInfo.InvariantCulture)).ToArray(),
+            "context length", "needle depth");
+        double[] PerLayer(Func<StateTrace, int, int, double> f) =>
+            Enumerable.Range(0, layers).Select(l => traces.Average(t => f(t, l, Array.FindLastIndex(t.Positions, p => p <= o.Length)))).ToArray();
+        return new StateCollapseRow(name, mitigation, lengths,
+            Enumerable.Range(0, nl).Select(i => Enumerable.Range(0, nd).Average(j => mean[i, j])).ToArray(),
+            grids.Select(g => Enumerable.Range(0, nl).Select(i => Enumerable.Range(0, nd).Average(j => g[i, j])).ToArray()).ToArray(),
+            Enumerable.Range(0, nl).Select(i => Enumerable.Range(0, nd).Select(j => mean[i, j]).ToArray()).ToArray(),
+            heatMap,
+            PerLayer((t, l, atT) => StateTrace.HeadMean(t.Variance, l) is var v ? v[^1] / v[atT] : 0),
+            PerLayer((t, l, _) => Math.Exp(t.LogRetention[l][^1].Max())),
+            PerLayer((t, l, atT) => t.MaxNorm[l][^1].Max() / t.MaxNorm[l][atT].Max()));
+    }
+
+    private static (TrainableModel Model, TrainResult Result) Train(StateCollapseOptions o, PasskeyTokenTask task, int segments, long seed, string runDir,
+        Device device, Action<string> log)
     {
         var spec = new ModelSpec
         {
@@ -176,7 +209,7 @@ public static class StateCollapseExperiment
         var training = new TrainOptions
         {
             Length = o.Length, Steps = o.Steps, Batch = o.Batch / segments, Lr = o.Lr, Warmup = Math.Min(50, o.Steps / 10),
-            EvalEvery = Math.Max(1, o.Steps / 4), EvalBatches = 2, TbpttSegments = segments, Seed = o.Seed,
+            EvalEvery = Math.Max(1, o.Steps / 4), EvalBatches = 2, TbpttSegments = segments, Seed = seed,
         };
         var config = new RunConfig
         {
@@ -189,7 +222,7 @@ public static class StateCollapseExperiment
         };
         Directory.CreateDirectory(runDir);
         config.Save(runDir);
-        var model = ModelFactory.Create(spec, new Rng(o.Seed), device);
+        var model = ModelFactory.Create(spec, new Rng(seed), device);
         var result = new Trainer(task, model, training, device, runDir).Run(new LogObserver(log));
         return (model, result);
     }
@@ -219,11 +252,7 @@ public static class StateCollapseExperiment
         return Reductions.Max(model.Logits(batch, device).Data, -1).Indices.ToInt32Array();
     }
 
-    private static string Slug(StateMitigation m) => m.Kind switch
-    {
-        StateMitigationKind.Normalize => "normalize",
-        _ => m.ToString().Replace(':', '-').Replace(',', '-'),
-    };
+    private static string Slug(StateMitigation m) => m.Kind.ToString().ToLowerInvariant();
 
     private sealed class LogObserver(Action<string> log) : ITrainingObserver
     {
