@@ -43,4 +43,49 @@ public sealed class CliTests
         Assert.Contains("has no run.json", errors.ToString());
         Directory.Delete(dir, true);
     }
+
+    [Fact]
+    public void StateCollapseExperimentDiagnoseAndMitigatedEvalRunEndToEnd()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"ssm-collapse-{Guid.NewGuid():N}");
+        Assert.Equal(0, Run("experiment", "state-collapse", "--len", "12", "--steps", "3", "--tbptt-segments", "2", "--multiples", "1,2", "--depths", "2",
+            "--samples", "2", "--batch", "4", "--d-model", "16", "--layers", "1", "--d-state", "4", "--headdim", "8", "--seeds", "2", "--out", dir));
+        var results = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json"))).RootElement;
+        var rows = results.GetProperty("rows");
+        Assert.Equal(8, rows.GetArrayLength());
+        var mitigations = rows.EnumerateArray().Select(r => r.GetProperty("mitigation").GetString()!).ToArray();
+        Assert.Equal(new[] { "none", "rri", "window:12" }, mitigations[..3]);
+        Assert.Equal("normalize:calibrated", mitigations[3]);
+        foreach (var row in rows.EnumerateArray())
+        {
+            Assert.Equal(new[] { 12, 24 }, row.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+            Assert.Equal(2, row.GetProperty("accuracy_per_seed").GetArrayLength());
+            Assert.All(row.GetProperty("accuracy").EnumerateArray(), a => Assert.InRange(a.GetDouble(), 0, 1));
+            Assert.True(File.Exists(row.GetProperty("heat_map").GetString()));
+        }
+        Assert.Equal(4, results.GetProperty("models").GetArrayLength());
+        foreach (var f in new[] { "baseline-s0/run.json", "tbptt-s1/run.json", "baseline-s1/diagnostics_none.json", "tbptt-s0/diagnostics_window_variance.png", "heatmaps/tbptt_normalize.png" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+
+        var run = Path.Combine(dir, "baseline-s0");
+        Assert.Equal(0, Run("diagnose", "--checkpoint", run, "--len", "36", "--bucket", "6", "--batch", "2", "--mitigation", "window:12"));
+        var trace = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "diagnose", "diagnostics.json"))).RootElement;
+        Assert.Equal(12, trace.GetProperty("training_length").GetInt32());
+        Assert.Equal(new[] { 6, 12, 18, 24, 30, 36 }, trace.GetProperty("trace").GetProperty("positions").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.Equal("window:12", trace.GetProperty("trace").GetProperty("mitigation").GetString());
+        Assert.True(File.Exists(Path.Combine(run, "diagnose", "diagnostics_variance.png")));
+        Assert.Equal(0, Run("diagnose", "--model", Tiny, "--task", "passkey-tokens", "--len", "20", "--out", Path.Combine(dir, "tiny")));
+        Assert.True(File.Exists(Path.Combine(dir, "tiny", "diagnostics_retention.png")));
+
+        Assert.Equal(0, Run("eval", "--checkpoint", run, "--len", "12,24", "--batches", "1", "--mitigation", "rri"));
+        var eval = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval.json"))).RootElement;
+        Assert.Equal("rri", eval.GetProperty("mitigation").GetString());
+
+        var errors = new StringWriter();
+        Assert.Equal(2, Program.Run(new[] { "diagnose", "--len", "8" }, errors));
+        Assert.Contains("exactly one of --model DIR or --checkpoint RUNDIR", errors.ToString());
+        Assert.Equal(2, Program.Run(new[] { "eval", "--checkpoint", run, "--mitigation", "window:0" }, errors));
+        Assert.Contains("at least 1", errors.ToString());
+        Directory.Delete(dir, true);
+    }
 }

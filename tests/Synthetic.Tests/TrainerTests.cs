@@ -77,3 +77,82 @@ public sealed class TrainerTests
         Assert.True(double.IsFinite(eval.Loss));
     }
 }
+
+public sealed class TruncatedBpttTests
+{
+    /// <summary>A task whose batches come from its own generator in a fixed order, whatever generator the trainer passes.</summary>
+    private sealed class FixedStream(ISequenceTask inner, long seed) : ISequenceTask
+    {
+        private readonly Rng _rng = new(seed);
+        public string Name => inner.Name;
+        public int VocabSize => inner.VocabSize;
+        public int OutputSize => inner.OutputSize;
+        public TargetKind TargetKind => inner.TargetKind;
+        public string MetricName => inner.MetricName;
+        public TokenBatch Sample(Rng rng, int batch, int length, DataSplit split = DataSplit.Train) => inner.Sample(_rng, batch, length, split);
+        public TaskMetric Score(TokenBatch batch, int[] predictions) => inner.Score(batch, predictions);
+        public string Describe(TokenBatch batch, int index) => inner.Describe(batch, index);
+        public void WriteJsonLines(string path, TokenBatch batch) => inner.WriteJsonLines(path, batch);
+        public TokenBatch ReadJsonLines(string path, int length) => inner.ReadJsonLines(path, length);
+    }
+
+    private static readonly PasskeyTokenTask Passkey = new(new PasskeyTokenOptions(VocabSize: 16, KeyDigits: 2));
+
+    private static ModelSpec Spec(string name = "mamba2") => new()
+    {
+        Name = name, DModel = 16, Layers = 2, DState = 4, HeadDim = 8, Chunk = 4, Vocab = Passkey.VocabSize, Outputs = Passkey.OutputSize,
+    };
+
+    // Embeddings of unit scale (instead of 0.02) so that the carried state visibly changes the logits.
+    private static TrainableModel Model()
+    {
+        var model = ModelFactory.Create(Spec(), new Rng(5), Device.Cpu);
+        var embedding = ModelFactory.Mamba2Of(model).EmbeddingLayer.Weight.Data;
+        embedding.CopyFrom(Elementwise.Scale(embedding, 50f));
+        return model;
+    }
+
+    [Fact]
+    public void SegmentsContinueTheStateOfThePreviousOnes()
+    {
+        const int segments = 3, batch = 4, length = 10;
+        var options = new TrainOptions { Length = length, Steps = 2, Batch = batch, Warmup = 0, EvalEvery = 2, EvalBatches = 1, TbpttSegments = segments, Seed = 5 };
+        var dir = Path.Combine(Path.GetTempPath(), $"ssm-tbptt-{Guid.NewGuid():N}");
+        var result = new Trainer(new FixedStream(Passkey, 9), Model(), options, Device.Cpu, dir).Run();
+
+        // The first step's loss: the mean cross-entropy over the three segments' targets, each segment continuing the
+        // state the previous one left (the model before any update).
+        var model = Model();
+        var stream = new FixedStream(Passkey, 9);
+        var data = Enumerable.Range(0, segments).Select(_ => stream.Sample(new Rng(0), batch, length)).ToArray();
+        using var noGrad = Autograd.NoGrad();
+        double Mean(bool carry)
+        {
+            using var cache = carry ? model.AllocateCache(batch) : null;
+            double sum = 0;
+            long count = 0;
+            foreach (var s in data)
+            {
+                var logits = carry ? model.Logits(s, Device.Cpu, cache) : model.Logits(s, Device.Cpu);
+                sum += F.CrossEntropy(logits, Tensor.From(s.Targets, new[] { s.Targets.Length }), reduction: "sum").Item();
+                count += s.Targets.Count(t => t != TokenBatch.Ignore);
+            }
+            return sum / count;
+        }
+        double carried = Mean(carry: true), fresh = Mean(carry: false);
+        Assert.Equal(carried, result.Steps[0].Loss, 1e-5);
+        Assert.True(Math.Abs(carried - fresh) > 1e-4, $"carrying the state must matter for this test to mean anything ({carried} vs {fresh})");
+        Assert.True(result.Steps[1].Loss != result.Steps[0].Loss);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void ModelsWithoutStateAreRefused()
+    {
+        var options = new TrainOptions { Length = 10, Steps = 1, Batch = 2, TbpttSegments = 2 };
+        var dir = Path.Combine(Path.GetTempPath(), $"ssm-tbptt-{Guid.NewGuid():N}");
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Passkey, ModelFactory.Create(Spec("mlp"), new Rng(1), Device.Cpu), options, Device.Cpu, dir).Run());
+        Assert.Contains("no recurrent state", e.Message);
+        Assert.Contains("--tbptt-segments", Assert.Throws<ArgumentException>(() => (options with { TbpttSegments = 0 }).Validate()).Message);
+    }
+}

@@ -8,6 +8,7 @@ namespace Ssm.Mamba;
 //   h_t = exp(Δ_t A) h_{t−1} + Δ_t x_t B_tᵀ;  y_t = h_t C_t + D x_t           (SSD scan, heads share B, C per group)
 //   out = out_proj(RMSNorm_group(y ⊙ SiLU(z)) · w)
 // Parameter names and initialization follow mamba_ssm so checkpoints move both ways.
+// Optional inference-time state-collapse mitigations (Stuffed Mamba; see StateMitigation) change the scan only.
 
 /// <summary>
 /// The Mamba-2 mixer: parallel (chunked SSD) <see cref="Forward(Variable, Mamba2State?)"/> for training and prefill, and
@@ -73,8 +74,27 @@ public sealed class Mamba2 : Module
     public Mamba2State AllocateState(int batch) => new(Config, batch, ALog.Device);
 
     /// <summary>
+    /// The inference-time mitigation of state collapse applied by <see cref="Forward"/> and <see cref="Step"/>
+    /// (default: none). RRI is differentiable; the sliding window and the normalization are inference only (run them
+    /// under <see cref="Autograd.NoGrad"/>).
+    /// </summary>
+    public StateMitigation Mitigation
+    {
+        get => _mitigation;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            _mitigation = value;
+        }
+    }
+
+    private StateMitigation _mitigation = StateMitigation.None;
+
+    /// <summary>
     /// The parallel form over u [batch, length, d_model]. With <paramref name="state"/>, the sequence continues from it
-    /// and the state is advanced to the end of u (chunked prefill); gradients do not flow into the carried state.
+    /// and the state is advanced to the end of u (chunked prefill); gradients do not flow into the carried state, so a
+    /// state carried across segments gives truncated backpropagation through time.
     /// </summary>
     public Variable Forward(Variable u, Mamba2State? state = null)
     {
@@ -89,24 +109,19 @@ public sealed class Mamba2 : Module
         var parts = F.Split(zxbcdt, new[] { c.DInner, c.ConvDim, c.NHeads }, -1);
         Variable z = parts[0], xBC = parts[1], dtRaw = parts[2];
 
+        // The graph keeps a copy of the incoming conv state: the state itself is overwritten below.
+        Tensor? convIn = state?.ConvState.Clone();
         Tensor? nextConv = state is null ? null : Ssm.Kernels.Conv1d.StateFromPrefix(xBC.Data, c.DConv, state.ConvState);
-        var xbc = Conv1d.Forward(xBC, silu: true, initialState: state?.ConvState);
+        var xbc = Conv1d.Forward(xBC, silu: true, initialState: convIn);
         var xs = F.Split(xbc, new[] { c.DInner, c.NGroups * c.DState, c.NGroups * c.DState }, -1);
         var x = F.Reshape(xs[0], batch, length, c.NHeads, c.HeadDim);
         var b = F.Reshape(xs[1], batch, length, c.NGroups, c.DState);
         var cc = F.Reshape(xs[2], batch, length, c.NGroups, c.DState);
         var dt = F.Softplus(F.Add(dtRaw, DtBias));
-        var a = F.Neg(F.Exp(ALog));
-        var initial = state is null ? null : new Variable(state.SsmState);
-        var (y, final) = F.SsdScan(x, dt, a, b, cc, D, initial, c.ChunkSize);
+        var y = Scan(x, dt, b, cc, state);
         var yFlat = F.Reshape(y, batch, length, c.DInner);
         var outp = OutProj.Forward(Norm.Forward(yFlat, z));
-
-        if (state is not null)
-        {
-            state.ConvState.CopyFrom(nextConv!);
-            state.SsmState.CopyFrom(final.Data);
-        }
+        state?.ConvState.CopyFrom(nextConv!);
         return outp;
     }
 
@@ -129,11 +144,65 @@ public sealed class Mamba2 : Module
         var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
         var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
         var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data)).Reshape(batch, 1, c.NHeads);
-        var a = Elementwise.Scale(Elementwise.Unary(UnaryOp.Exp, ALog.Data), -1f);
-        var (y, final) = SsdScan.Forward(x, dt, a, b, cc, D.Data, state.SsmState, 1);
-        state.SsmState.CopyFrom(final);
+        var y = Scan(new Variable(x), new Variable(dt), new Variable(b), new Variable(cc), state).Data;
         var normed = Norm.Forward(new Variable(y.Reshape(batch, c.DInner)), new Variable(z));
         return OutProj.Forward(normed).Data;
+    }
+
+    // The SSM part of both forms, y [batch, length, heads, headdim] including the D skip, with the mitigation applied;
+    // advances the state (h, the first-token retention, the window) when there is one.
+    private Variable Scan(Variable x, Variable dt, Variable b, Variable cc, Mamba2State? state)
+    {
+        var m = _mitigation;
+        int chunk = Config.ChunkSize;
+        var a = F.Neg(F.Exp(ALog));
+        state?.PrepareFor(m);
+        // With autograd on, the graph keeps a copy of the incoming state: the state is overwritten with the final one below.
+        var initial = state is null ? null : new Variable(Autograd.IsGradEnabled ? state.SsmState.Clone() : state.SsmState);
+        Variable y;
+        Tensor final;
+        Tensor dtUsed = dt.Data;
+        switch (m.Kind)
+        {
+            case StateMitigationKind.None:
+            {
+                var (ys, fs) = F.SsdScan(x, dt, a, b, cc, D, initial, chunk);
+                (y, final) = (ys, fs.Data);
+                break;
+            }
+            case StateMitigationKind.Rri:
+            {
+                // α_t·f_α = exp(Δ'_t a) with Δ' = Δ + ln(f_α)/a; the insertion keeps Δ_t x_t: x' = x·Δ/Δ'. B' = f_B·B.
+                int heads = Config.NHeads;
+                var shift = new Variable(Tensor.Full(new[] { heads }, (float)Math.Log(m.RetentionFactor), a.Device));
+                var dtShifted = F.Add(dt, F.Div(shift, a));
+                var ratio = F.Div(dt, F.Clamp(dtShifted, 1e-30f, float.MaxValue));
+                var xIn = F.Mul(x, F.Reshape(ratio, x.Size(0), x.Size(1), heads, 1));
+                var (ys, fs) = F.SsdScan(xIn, dtShifted, a, F.Scale(b, (float)m.InsertionFactor), cc, null, initial, chunk);
+                y = F.Add(ys, F.Mul(x, F.Reshape(D, heads, 1)));
+                final = fs.Data;
+                dtUsed = dtShifted.Data;
+                break;
+            }
+            default:
+            {
+                if (x.RequiresGrad || dt.RequiresGrad || b.RequiresGrad || cc.RequiresGrad)
+                    throw new InvalidOperationException(
+                        $"Mamba2: the {m} mitigation is inference-only (it has no gradient); run the model under Autograd.NoGrad() or train without it.");
+                Tensor ys;
+                if (m.Kind == StateMitigationKind.Normalize)
+                    (ys, final) = StateNormalization.Scan(x.Data, dt.Data, a.Data, b.Data, cc.Data, D.Data, initial?.Data, m.NormBound);
+                else
+                {
+                    using var window = state is null ? new StateWindow(Config, x.Size(0), m.Window, x.Data.Device) : null;
+                    (ys, final) = (state?.Window ?? window!).Scan(x.Data, dt.Data, a.Data, b.Data, cc.Data, D.Data, initial?.Data, chunk);
+                }
+                y = new Variable(ys);
+                break;
+            }
+        }
+        state?.Advance(final, dtUsed, a.Data);
+        return y;
     }
 
     /// <inheritdoc />

@@ -86,6 +86,21 @@ public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
     /// <summary>Separate output projection when embeddings are not tied; null when tied.</summary>
     public Linear? LmHead { get; }
 
+    /// <summary>
+    /// The inference-time state-collapse mitigation of the layers (see <see cref="Mamba2.Mitigation"/>); setting it sets
+    /// every layer, reading it gives the first layer's.
+    /// </summary>
+    public StateMitigation Mitigation
+    {
+        get => Layers[0].Mixer.Mitigation;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            foreach (var block in Layers) block.Mixer.Mitigation = value;
+        }
+    }
+
     /// <summary>Zero inference states for <paramref name="batch"/> sequences.</summary>
     public MambaCache AllocateCache(int batch) => new(Layers.Select(l => l.Mixer.AllocateState(batch)), batch);
 

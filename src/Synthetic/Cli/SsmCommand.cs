@@ -12,8 +12,9 @@ public static class SsmCommand
         {
             TrainCommand.Build(),
             EvalCommand.Build(),
-            TasksCommand.Build(),
+            DiagnoseCommand.Build(),
             ExperimentCommand.Build(),
+            TasksCommand.Build(),
             InferenceCommands.Forward(),
             InferenceCommands.Generate(),
         };

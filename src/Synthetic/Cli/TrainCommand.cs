@@ -35,6 +35,11 @@ internal static class TrainCommand
         var evalLengths = new Option<string?>("--eval-lengths") { Description = "Comma-separated extra lengths evaluated at the end (length generalization), e.g. 128,256,512." };
         var patience = new Option<int>("--patience") { Description = "Early stopping: evaluations without improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var target = new Option<double?>("--target") { Description = "Stop once the eval metric reaches this value." };
+        var tbptt = new Option<int>("--tbptt-segments")
+        {
+            Description = "Truncated BPTT: each step trains on K consecutive batches concatenated in time, the recurrent state carried across them without gradient (1 = off).",
+            DefaultValueFactory = _ => 1,
+        };
         var ckptEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N steps (always at the end).", DefaultValueFactory = _ => 0 };
         var outDir = new Option<string>("--out") { Description = "Run folder for run.json, metrics.jsonl, plots and the checkpoint.", DefaultValueFactory = _ => "runs/latest" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint (exactly: same losses as an uninterrupted run)." };
@@ -46,7 +51,7 @@ internal static class TrainCommand
         var cmd = new Command("train", "Trains a model on a synthetic task; writes run.json, metrics.jsonl, loss/metric plots and a resumable checkpoint to --out, and prints a result table.")
         {
             task, model, dModel, layers, dState, headDim, chunk, len, steps, batch, lr, ssmLr, wd, warmup, schedule, minLr, clip,
-            evalEvery, evalBatches, evalLengths, patience, target, ckptEvery, outDir, resume, seed, device, threads,
+            evalEvery, evalBatches, evalLengths, patience, target, tbptt, ckptEvery, outDir, resume, seed, device, threads,
         };
         foreach (var o in taskOptions.All) cmd.Add(o);
         cmd.SetAction(r =>
@@ -85,7 +90,7 @@ internal static class TrainCommand
                         WeightDecay = r.GetValue(wd), Warmup = r.GetValue(warmup), Schedule = r.GetValue(schedule)!, MinLrRatio = r.GetValue(minLr),
                         ClipNorm = r.GetValue(clip), EvalEvery = r.GetValue(evalEvery), EvalBatches = r.GetValue(evalBatches),
                         EvalLengths = ParseLengths(r.GetValue(evalLengths)), Patience = r.GetValue(patience), TargetMetric = r.GetValue(target),
-                        CheckpointEvery = r.GetValue(ckptEvery), Seed = r.GetValue(seed),
+                        TbpttSegments = r.GetValue(tbptt), CheckpointEvery = r.GetValue(ckptEvery), Seed = r.GetValue(seed),
                     },
                 };
                 config.Training.Validate();
@@ -99,9 +104,9 @@ internal static class TrainCommand
         return cmd;
     }
 
-    internal static int[] ParseLengths(string? text) => string.IsNullOrWhiteSpace(text) ? Array.Empty<int>()
+    internal static int[] ParseLengths(string? text, string option = "--eval-lengths") => string.IsNullOrWhiteSpace(text) ? Array.Empty<int>()
         : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => int.TryParse(s, out var v) && v > 0 ? v : throw new ArgumentException($"--eval-lengths: '{s}' is not a positive integer.")).ToArray();
+            .Select(s => int.TryParse(s, out var v) && v > 0 ? v : throw new ArgumentException($"{option}: '{s}' is not a positive integer.")).ToArray();
 
     /// <summary>Builds task and model from a run configuration and trains, with a progress bar on interactive terminals.</summary>
     internal static TrainResult RunTraining(RunConfig config, Device device, string outPath, bool resume)

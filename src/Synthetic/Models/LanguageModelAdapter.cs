@@ -34,5 +34,11 @@ public sealed class LanguageModelAdapter : TrainableModel
     public override Variable Logits(TokenBatch batch, Device device) => Readout(_lm.Forward(Ids(batch, device)), batch);
 
     /// <inheritdoc />
+    public override IInferenceCache? AllocateCache(int batch) => _lm.AllocateInferenceCache(batch);
+
+    /// <inheritdoc />
+    public override Variable Logits(TokenBatch batch, Device device, IInferenceCache? cache) => Readout(_lm.Forward(Ids(batch, device), cache), batch);
+
+    /// <inheritdoc />
     public override bool IsSsmParameter(string name) => _ssm(name);
 }

@@ -86,6 +86,14 @@ public static class ModelFactory
         return new LanguageModelAdapter(s, new LongVQLM(config, rng, device), ssm);
     }
 
+    /// <summary>
+    /// The Mamba-2 language model inside <paramref name="model"/> (built with <c>--model mamba2</c>), for state
+    /// diagnostics and mitigations; a clear error for any other model.
+    /// </summary>
+    public static MambaLMHeadModel Mamba2Of(TrainableModel model) =>
+        model is LanguageModelAdapter { LanguageModel: MambaLMHeadModel lm } ? lm
+            : throw new ArgumentException($"model '{model.Spec.Name}' is not a Mamba-2 language model; state diagnostics and --mitigation need --model mamba2.");
+
     private static TrainableModel BuildMamba2(ModelSpec s, Rng rng, Device device)
     {
         int vocab = Math.Max(s.Vocab, s.Outputs);

@@ -1,3 +1,4 @@
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Synthetic.Tasks;
 
@@ -18,6 +19,20 @@ public abstract class TrainableModel
 
     /// <summary>Logits for a batch (see the class summary for the shape).</summary>
     public abstract Variable Logits(TokenBatch batch, Device device);
+
+    /// <summary>
+    /// A zero recurrent state for <paramref name="batch"/> sequences, carried across segments by truncated
+    /// backpropagation through time; null for models without one (the default).
+    /// </summary>
+    public virtual IInferenceCache? AllocateCache(int batch) => null;
+
+    /// <summary>
+    /// Logits for a batch that continues the sequences of <paramref name="cache"/> (from <see cref="AllocateCache"/>) and
+    /// advances it; no gradient flows into the carried state. Models without a state support only a null cache.
+    /// </summary>
+    public virtual Variable Logits(TokenBatch batch, Device device, IInferenceCache? cache) =>
+        cache is null ? Logits(batch, device)
+            : throw new NotSupportedException($"Model '{Spec.Name}' has no recurrent state to carry across segments.");
 
     /// <summary>True for a parameter excluded from weight decay (norms, biases, SSM parameters).</summary>
     public virtual bool NoWeightDecay(string name) =>

@@ -37,12 +37,21 @@ public sealed class Optimization : IDisposable
     /// <summary>Backpropagates <paramref name="loss"/>, clips, updates and advances the schedule; returns the loss value.</summary>
     public double Step(Variable loss)
     {
-        Optimizer.ZeroGrad();
+        ZeroGrad();
         loss.Backward();
+        Apply();
+        return loss.Item();
+    }
+
+    /// <summary>Clears the gradients (before a backward pass that <see cref="Apply"/> will use).</summary>
+    public void ZeroGrad() => Optimizer.ZeroGrad();
+
+    /// <summary>With gradients already accumulated: clips, updates and advances the schedule.</summary>
+    public void Apply()
+    {
         if (_clip > 0) GradClip.ClipGradNorm(_module.Parameters(), _clip);
         Optimizer.Step();
         Scheduler.Step();
-        return loss.Item();
     }
 
     private static ILrSchedule Schedule(TrainOptions o) => o.Schedule switch

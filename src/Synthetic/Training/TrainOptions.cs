@@ -35,6 +35,12 @@ public sealed record TrainOptions
     public double? TargetMetric { get; init; }
     /// <summary>Save a checkpoint every this many steps (0 = only at the end).</summary>
     public int CheckpointEvery { get; init; }
+    /// <summary>
+    /// Truncated backpropagation through time: each optimizer step trains on this many consecutive task batches (each of
+    /// <see cref="Length"/> tokens) concatenated in time, processed segment by segment with the model's recurrent state
+    /// carried across them and the gradient cut at their boundaries (1 = off).
+    /// </summary>
+    public int TbpttSegments { get; init; } = 1;
     /// <summary>Seed of initialization and data.</summary>
     public long Seed { get; init; }
 
@@ -59,6 +65,7 @@ public sealed record TrainOptions
         Need(EvalBatches > 0, "--eval-batches", EvalBatches, "must be positive");
         Need(EvalLengths.All(l => l > 0), "--eval-lengths", string.Join(",", EvalLengths), "must be positive");
         Need(Patience >= 0, "--patience", Patience, "must be ≥ 0");
+        Need(TbpttSegments >= 1, "--tbptt-segments", TbpttSegments, "must be ≥ 1");
         Need(CheckpointEvery >= 0, "--checkpoint-every", CheckpointEvery, "must be ≥ 0");
     }
 }

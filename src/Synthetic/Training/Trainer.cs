@@ -95,11 +95,12 @@ public sealed class Trainer
             double loss;
             using (var scope = TensorScope.Begin())
             {
-                var batch = _task.Sample(data, _o.Batch, _o.Length, DataSplit.Train);
-                loss = optimization.Step(Loss(batch));
+                optimization.ZeroGrad();
+                loss = _o.TbpttSegments > 1 ? SegmentedBackward(data) : Backward(data);
+                optimization.Apply();
             }
             if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged: loss is {loss} at step {step}. Lower --lr or enable --clip.");
-            var rec = new StepRecord(step, loss, optimization.Lr, _o.Batch * _o.Length / Math.Max(clock.Elapsed.TotalSeconds - t0, 1e-9));
+            var rec = new StepRecord(step, loss, optimization.Lr, (double)_o.Batch * _o.Length * _o.TbpttSegments / Math.Max(clock.Elapsed.TotalSeconds - t0, 1e-9));
             steps.Add(rec);
             metrics.Write(new Dictionary<string, object?> { ["step"] = step, ["split"] = "train", ["loss"] = loss, ["lr"] = rec.Lr, ["tokens_per_s"] = rec.TokensPerSecond });
             observer?.OnStep(rec, _o.Steps);
@@ -172,11 +173,46 @@ public sealed class Trainer
         return new EvalRecord(step, length, lossCount == 0 ? double.NaN : lossSum / lossCount, metric.Value, task.MetricName);
     }
 
-    private Variable Loss(TokenBatch batch)
+    // One batch: mean cross-entropy, backpropagated; returns the loss.
+    private double Backward(Rng data)
     {
-        var logits = _model.Logits(batch, _device);
-        var loss = F.CrossEntropy(logits, Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
-        return _model.AuxiliaryLoss is { } aux ? F.Add(loss, aux) : loss;
+        var batch = _task.Sample(data, _o.Batch, _o.Length, DataSplit.Train);
+        var l = F.CrossEntropy(_model.Logits(batch, _device), Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
+        (_model.AuxiliaryLoss is { } aux ? F.Add(l, aux) : l).Backward();   // e.g. the VQ commitment loss
+        return l.Item();
+    }
+
+    // Truncated BPTT: TbpttSegments consecutive batches form one long sequence per row; each segment continues the
+    // model's state from the previous one (carried without gradient) and backpropagates its share of the mean
+    // cross-entropy over all segments' targets, so the accumulated gradient is that of the mean, truncated at the
+    // segment boundaries. Returns the mean loss.
+    private double SegmentedBackward(Rng data)
+    {
+        var segments = new TokenBatch[_o.TbpttSegments];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            segments[i] = _task.Sample(data, _o.Batch, _o.Length, DataSplit.Train);
+            if (segments[i].Lengths is not null)
+                throw new ArgumentException($"--tbptt-segments: task {_task.Name} pads its sequences; truncated BPTT carries the state across segments and needs unpadded ones.");
+        }
+        long total = segments.Sum(s => (long)s.Targets.Count(t => t != TokenBatch.Ignore));
+        using var cache = _model.AllocateCache(_o.Batch)
+            ?? throw new ArgumentException($"--tbptt-segments: model '{_model.Spec.Name}' has no recurrent state to carry across segments.");
+        double sum = 0;
+        foreach (var segment in segments)
+        {
+            using var scope = TensorScope.Begin();
+            int count = segment.Targets.Count(t => t != TokenBatch.Ignore);
+            if (count == 0)
+            {
+                using (Autograd.NoGrad()) _model.Logits(segment, _device, cache);
+                continue;
+            }
+            var l = F.CrossEntropy(_model.Logits(segment, _device, cache), Tensor.From(segment.Targets, new[] { segment.Targets.Length }, _device), reduction: "sum");
+            F.Scale(l, (float)(1.0 / total)).Backward();
+            sum += l.Item();
+        }
+        return total == 0 ? 0 : sum / total;
     }
 
     // ---- checkpoints ----------------------------------------------------------------------------------------------
