@@ -34,6 +34,13 @@ public sealed record AttentionConfig
     public int DConv { get; init; }
     /// <summary>The mask policy (default causal). Decoding with a KV cache needs a causal policy (see <see cref="AttentionCache"/>).</summary>
     public AttentionMask Mask { get; init; } = AttentionMask.Causal;
+    /// <summary>
+    /// Landmark attention (<see cref="LandmarkAttention"/>) with blocks of this many positions, the last one a landmark
+    /// token; 0: ordinary attention. Needs the causal mask.
+    /// </summary>
+    public int LandmarkBlockSize { get; init; }
+    /// <summary>With landmarks: the earlier blocks retrieved per query when running with a cache (prefill and decoding); null: all of them.</summary>
+    public int? LandmarkTopK { get; init; }
 
     /// <summary>Key/value heads after defaulting.</summary>
     public int KvHeads => NumHeadsKv ?? NumHeads;
@@ -62,6 +69,10 @@ public sealed record AttentionConfig
         Need(RotaryEmbDim == 0 || (RotaryEmbBase > 1f && float.IsFinite(RotaryEmbBase)), $"rotary_emb_base must be a finite number > 1, got {RotaryEmbBase}");
         Need(DConv >= 0, $"d_conv must be ≥ 0, got {DConv}");
         Need(SoftmaxScale is null || float.IsFinite(SoftmaxScale.Value), $"softmax_scale must be finite, got {SoftmaxScale}");
+        Need(LandmarkBlockSize == 0 || (LandmarkBlockSize >= 2 && Mask == AttentionMask.Causal),
+            $"landmark_block_size must be 0 or ≥ 2 with the causal mask, got {LandmarkBlockSize} with {Mask}");
+        Need(LandmarkTopK is null || (LandmarkTopK >= 1 && LandmarkBlockSize > 0),
+            $"landmark_top_k must be ≥ 1 and needs landmark_block_size > 0, got {LandmarkTopK} with block size {LandmarkBlockSize}");
         Need(Mask.Kind != AttentionMaskKind.LambdaGlobalBranch,
             "mask LambdaGlobalBranch is one branch of the Λ shape, not a layer's mask; use AttentionMask.LambdaShaped");
     }

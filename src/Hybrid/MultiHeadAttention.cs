@@ -14,7 +14,9 @@ namespace Ssm.Hybrid;
 /// Multi-head self-attention with grouped-query heads, optional rotary embedding and a mask policy (causal, sliding
 /// window, block, Λ-shaped, full), in mamba_ssm's MHA parameter layout: <c>in_proj.weight</c> [q+k+v, d_model] packing
 /// q, k, v in that order (and <c>in_proj.bias</c>), optional <c>conv1d.weight</c>/<c>conv1d.bias</c>, <c>out_proj.weight</c>
-/// [d_model, num_heads·head_dim] (and <c>out_proj.bias</c>). Both forms: <see cref="Forward"/> over a sequence (with an
+/// [d_model, num_heads·head_dim] (and <c>out_proj.bias</c>). With <see cref="AttentionConfig.LandmarkBlockSize"/> the
+/// attention is <see cref="LandmarkAttention"/>'s grouped softmax (every earlier block without a cache — the training
+/// form —, the top-k retrieved blocks with one). Both forms: <see cref="Forward"/> over a sequence (with an
 /// <see cref="AttentionCache"/>: chunked prefill continuing from it) and <see cref="Step"/> for one token.
 /// </summary>
 public sealed class MultiHeadAttention : Module
@@ -47,7 +49,8 @@ public sealed class MultiHeadAttention : Module
     /// <summary>
     /// Attention over x [batch, length, d_model] → [batch, length, d_model]. With <paramref name="cache"/>, the tokens
     /// continue the cached sequence (positions cache.Position + t), see the cached keys the mask allows, and are appended
-    /// to the cache (chunked prefill); gradients flow into x but not into the cached keys.
+    /// to the cache (chunked prefill); gradients flow into x but not into the cached keys. Landmark layers retrieve the
+    /// top-k earlier blocks only when a cache is given.
     /// </summary>
     public Variable Forward(Variable x, AttentionCache? cache = null)
     {
@@ -71,7 +74,8 @@ public sealed class MultiHeadAttention : Module
         }
 
         Variable o;
-        if (cache is null) o = F.Attention(q, k, v, c.Mask, c.Scale);
+        if (cache is null)
+            o = c.LandmarkBlockSize > 0 ? LandmarkAttention.Forward(q, k, v, c.LandmarkBlockSize, c.Scale) : F.Attention(q, k, v, c.Mask, c.Scale);
         else
         {
             var context = cache.Context();
@@ -83,7 +87,9 @@ public sealed class MultiHeadAttention : Module
                 k = F.Concat(new[] { new Variable(ck), k }, 2);
                 v = F.Concat(new[] { new Variable(cv), v }, 2);
             }
-            o = F.Attention(q, k, v, c.Mask, c.Scale, offset);
+            o = c.LandmarkBlockSize > 0
+                ? LandmarkAttention.Forward(q, k, v, c.LandmarkBlockSize, c.Scale, offset, c.LandmarkTopK)
+                : F.Attention(q, k, v, c.Mask, c.Scale, offset);
         }
         return OutProj.Forward(F.Reshape(F.Transpose(o, 1, 2), batch, length, c.QueryDim));
 
@@ -104,6 +110,7 @@ public sealed class MultiHeadAttention : Module
         Guard.Shape(op, xt, "xt", new[] { cache.Batch, c.DModel }, $"[{cache.Batch}, {c.DModel}] (batch, d_model)");
         using var noGrad = Autograd.NoGrad();
         int batch = cache.Batch;
+        if (c.LandmarkBlockSize > 0) return Forward(new Variable(xt.Reshape(batch, 1, c.DModel)), cache).Data.Reshape(batch, c.DModel);
         var qkv = InProj.Forward(new Variable(xt)).Data;
         if (Conv1d is not null) qkv = Conv1d.Step(cache.ConvState!, qkv, silu: false);
         // One position: [batch, heads·D] is already laid out as [batch, heads, 1, D].

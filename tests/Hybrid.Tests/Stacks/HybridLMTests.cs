@@ -19,7 +19,7 @@ public sealed class HybridLMTests
         Attention = new AttentionConfig { DModel = 8, NumHeads = 2, NumHeadsKv = 1, HeadDim = 4, RotaryEmbDim = 4 },
     };
 
-    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer" };
+    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "landmark" };
 
     private static CausalLM Build(string name, int seed = 5)
     {
@@ -55,6 +55,9 @@ public sealed class HybridLMTests
                     Attention = new AttentionConfig { DModel = 8, NumHeads = 4, NumHeadsKv = 2, HeadDim = 2, RotaryEmbDim = 2, Mask = AttentionMask.SlidingWindow(4) },
                     Block = new BlockConfig { DIntermediate = 16, Mlp = MlpKind.Gelu, MlpBias = true, Dropout = 0.1f },
                 }, rng, Device.Cpu);
+            case "landmark":
+                var lm = Config("MAA");
+                return new HybridLM(lm with { Attention = lm.Attention with { LandmarkBlockSize = 3 } }, rng, Device.Cpu);
             case "transformer-causal":
                 return new TransformerLM(new TransformerConfig
                 {
