@@ -21,7 +21,7 @@ public sealed class HybridLMTests
 
     public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "landmark" };
 
-    private static CausalLM Build(string name, int seed = 5)
+    internal static CausalLM Build(string name, int seed = 5)
     {
         var rng = new Rng(seed);
         switch (name)
