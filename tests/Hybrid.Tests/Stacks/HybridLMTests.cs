@@ -19,7 +19,7 @@ public sealed class HybridLMTests
         Attention = new AttentionConfig { DModel = 8, NumHeads = 2, NumHeadsKv = 1, HeadDim = 4, RotaryEmbDim = 4 },
     };
 
-    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "landmark" };
+    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "transformer-causal", "landmark" };
 
     internal static CausalLM Build(string name, int seed = 5)
     {
