@@ -10,6 +10,10 @@ public static class SsmCommand
     {
         var root = new RootCommand("ssm — train, evaluate and run state-space and hybrid sequence models (Ssm library).")
         {
+            TrainCommand.Build(),
+            EvalCommand.Build(),
+            TasksCommand.Build(),
+            ExperimentCommand.Build(),
             InferenceCommands.Forward(),
             InferenceCommands.Generate(),
         };
