@@ -82,9 +82,14 @@ public abstract class CausalLM : Module, IRecurrentLanguageModel
 
     private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
 
-    /// <summary>True for parameters that get no weight decay: Mamba's A_log, D, dt_bias, every norm weight and every bias.</summary>
+    /// <summary>
+    /// True for parameters that get no weight decay: Mamba's A_log, D, dt_bias, S4D's log_dt/inv_dt, log_A_real, A_imag
+    /// (and D), every norm weight and every bias.
+    /// </summary>
     public static bool IsNoDecayParameter(string name) =>
         Mamba2.IsSsmParameter(name) || name.EndsWith(".bias", StringComparison.Ordinal)
+        || name.EndsWith("kernel.log_dt", StringComparison.Ordinal) || name.EndsWith("kernel.inv_dt", StringComparison.Ordinal)
+        || name.EndsWith("kernel.log_A_real", StringComparison.Ordinal) || name.EndsWith("kernel.A_imag", StringComparison.Ordinal)
         || name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
         || name.EndsWith("norm_f.weight", StringComparison.Ordinal);
 }

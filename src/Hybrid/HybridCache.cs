@@ -5,7 +5,8 @@ namespace Ssm.Hybrid;
 
 /// <summary>
 /// Per-layer inference states of a <see cref="HybridLM"/> or <see cref="TransformerLM"/>: an <see cref="AttentionCache"/>
-/// for each attention layer and a <see cref="Mamba2State"/> for each Mamba-2 layer, in layer order.
+/// for each attention layer, a <see cref="Mamba2State"/> for each Mamba-2 layer and an <see cref="Ssm.S4.S4DState"/> for
+/// each S4D layer, in layer order.
 /// </summary>
 public sealed class HybridCache : IInferenceCache
 {
@@ -19,16 +20,16 @@ public sealed class HybridCache : IInferenceCache
     public int Batch { get; }
     /// <summary>Tokens consumed so far.</summary>
     public int Position { get; internal set; }
-    /// <summary>One state per layer: <see cref="AttentionCache"/> or <see cref="Mamba2State"/>.</summary>
+    /// <summary>One state per layer: <see cref="AttentionCache"/>, <see cref="Mamba2State"/> or <see cref="Ssm.S4.S4DState"/>.</summary>
     public IReadOnlyList<IDisposable> Layers { get; }
 
     /// <summary>The KV cache of attention layer <paramref name="layer"/> (throws for a Mamba layer).</summary>
     public AttentionCache Attention(int layer) => Layers[layer] as AttentionCache
-        ?? throw new ArgumentException($"HybridCache.Attention: layer {layer} is a Mamba-2 layer, not attention.", nameof(layer));
+        ?? throw new ArgumentException($"HybridCache.Attention: layer {layer} is not an attention layer.", nameof(layer));
 
     /// <summary>The state of Mamba-2 layer <paramref name="layer"/> (throws for an attention layer).</summary>
     public Mamba2State Mamba(int layer) => Layers[layer] as Mamba2State
-        ?? throw new ArgumentException($"HybridCache.Mamba: layer {layer} is an attention layer, not Mamba-2.", nameof(layer));
+        ?? throw new ArgumentException($"HybridCache.Mamba: layer {layer} is not a Mamba-2 layer.", nameof(layer));
 
     /// <summary>Releases every layer's state.</summary>
     public void Dispose()

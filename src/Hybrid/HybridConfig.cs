@@ -3,16 +3,17 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ssm.Kernels;
 using Ssm.Mamba;
+using Ssm.S4;
 
 namespace Ssm.Hybrid;
 
 /// <summary>
 /// A <see cref="HybridLM"/>'s configuration: the per-layer layout (<see cref="HybridPattern"/>: a pattern string such as
 /// <c>"MMMAMMMA"</c>, Jamba's period/offset, or MASFormer's full/local attention layers), one config per mixer kind
-/// (<see cref="Mamba"/>, <see cref="Attention"/>; an attention layer may override the mask) and the block settings shared
+/// (<see cref="Mamba"/>, <see cref="Attention"/>, <see cref="S4D"/>; an attention layer may override the mask) and the block settings shared
 /// by every layer (norm, optional MLP as mamba_ssm's d_intermediate, dropout). <see cref="ToJson"/>/<see cref="FromJson"/>
 /// use mamba_ssm's config.json (MambaConfig: attn_layer_idx lists the attention layers, attn_cfg holds MHA's settings);
-/// settings mamba_ssm lacks (non-causal-default masks, GELU MLP, MLP bias, dropout, norm epsilon, landmarks) go into an
+/// settings mamba_ssm lacks (non-causal-default masks, S4D layers, GELU MLP, MLP bias, dropout, norm epsilon, landmarks) go into an
 /// extra "ssm" object that is written only when used, so plain configurations stay loadable by mamba_ssm.
 /// </summary>
 public sealed record HybridConfig
@@ -31,6 +32,8 @@ public sealed record HybridConfig
     public Mamba2Config Mamba { get; init; } = new();
     /// <summary>The attention of every 'A' layer (its DModel equals <see cref="DModel"/>; a layer's mask may override <see cref="AttentionConfig.Mask"/>).</summary>
     public AttentionConfig Attention { get; init; } = new();
+    /// <summary>The S4D layer of every 'S' layer (its DModel equals <see cref="DModel"/>; batch-first and causal: Transposed and Bidirectional false).</summary>
+    public S4DConfig S4D { get; init; } = new() { Transposed = false };
     /// <summary>Norm, MLP and dropout of every block.</summary>
     public BlockConfig Block { get; init; } = new();
 
@@ -47,7 +50,7 @@ public sealed record HybridConfig
     {
         var spec = Layers[layer];
         if (spec.Kind != HybridLayerKind.Attention)
-            throw new ArgumentException($"HybridConfig.LayerAttention: layer {layer} is a Mamba-2 layer.", nameof(layer));
+            throw new ArgumentException($"HybridConfig.LayerAttention: layer {layer} is a {spec.Kind} layer, not attention.", nameof(layer));
         return spec.Mask is { } m ? Attention with { Mask = m } : Attention;
     }
 
@@ -60,8 +63,16 @@ public sealed record HybridConfig
             throw new ArgumentException("HybridConfig: no layers; set Layers from HybridPattern.Parse(\"MMMA…\"), HybridPattern.Jamba or HybridPattern.MasFormer.");
         ArgumentNullException.ThrowIfNull(Mamba);
         ArgumentNullException.ThrowIfNull(Attention);
+        ArgumentNullException.ThrowIfNull(S4D);
         ArgumentNullException.ThrowIfNull(Block);
         Block.Validate();
+        if (Layers.Any(l => l.Kind == HybridLayerKind.S4D))
+        {
+            if (S4D.DModel != DModel) throw new ArgumentException($"HybridConfig: S4D d_model {S4D.DModel} differs from d_model {DModel}.");
+            if (S4D.Transposed || S4D.Bidirectional)
+                throw new ArgumentException("HybridConfig: the S4D layers must be batch-first and causal (Transposed = false, Bidirectional = false).");
+            S4D.Validate();
+        }
         if (Layers.Any(l => l.Kind == HybridLayerKind.Mamba))
         {
             if (Mamba.DModel != DModel) throw new ArgumentException($"HybridConfig: Mamba d_model {Mamba.DModel} differs from d_model {DModel}.");
@@ -75,8 +86,8 @@ public sealed record HybridConfig
         for (int i = 0; i < Layers.Count; i++)
         {
             var l = Layers[i];
-            if (l.Kind == HybridLayerKind.Mamba && l.Mask is not null)
-                throw new ArgumentException($"HybridConfig: layer {i} is a Mamba-2 layer but has an attention mask ({l.Mask}).");
+            if (l.Kind != HybridLayerKind.Attention && l.Mask is not null)
+                throw new ArgumentException($"HybridConfig: layer {i} is a {(l.Kind == HybridLayerKind.Mamba ? "Mamba-2" : "S4D")} layer but has an attention mask ({l.Mask}).");
             if (l.Kind == HybridLayerKind.Attention && !AttentionCache.SupportsMask(LayerAttention(i).Mask))
                 throw new ArgumentException($"HybridConfig: attention layer {i} has mask {LayerAttention(i).Mask}, which lets a token see later tokens; " +
                     "a causal language model needs Causal, SlidingWindow, Block(causal: true) or LambdaShaped.");
@@ -124,6 +135,17 @@ public sealed record HybridConfig
         foreach (int i in attnLayers)
             if (Layers[i].Mask is { } mask && mask != a.Mask) overrides[i.ToString(CultureInfo.InvariantCulture)] = FormatMask(mask);
         if (overrides.Count > 0) extra["attn_layer_masks"] = overrides;
+        var s4dLayers = Enumerable.Range(0, NLayer).Where(i => Layers[i].Kind == HybridLayerKind.S4D).ToList();
+        if (s4dLayers.Count > 0)
+        {
+            var s = S4D;
+            extra["s4d_layer_idx"] = new JsonArray(s4dLayers.Select(i => (JsonNode)i).ToArray());
+            extra["s4d_cfg"] = new JsonObject
+            {
+                ["d_state"] = s.DState, ["dt_min"] = s.DtMin, ["dt_max"] = s.DtMax, ["init"] = s.Init.ToString(),
+                ["discretization"] = s.Discretization.ToString(), ["dt_transform"] = s.DtTransform.ToString(), ["dropout"] = s.Dropout,
+            };
+        }
         if (a.LandmarkBlockSize > 0) extra["landmark_block_size"] = a.LandmarkBlockSize;
         if (a.LandmarkTopK is int topK) extra["landmark_top_k"] = topK;
         if (Block.Mlp != MlpKind.SwiGlu) extra["mlp"] = "gelu";
@@ -156,12 +178,27 @@ public sealed record HybridConfig
         int dModel = Required("d_model"), nLayer = Required("n_layer");
         var ssm = root["ssm_cfg"];
         var layer = Get(ssm, "layer", "Mamba1");
-        var attnIdx = (root["attn_layer_idx"] as JsonArray)?.Select(n => n!.GetValue<int>()).ToHashSet() ?? new HashSet<int>();
-        if (attnIdx.Count < nLayer && layer != "Mamba2")
-            throw new ArgumentException($"{source}: ssm_cfg.layer is '{layer}'; Ssm builds Mamba2 layers.");
-        foreach (int i in attnIdx)
-            if (i < 0 || i >= nLayer) throw new ArgumentException($"{source}: attn_layer_idx holds {i}, outside [0, {nLayer}).");
         var extra = root["ssm"];
+        HashSet<int> Indices(JsonNode? n, string key)
+        {
+            var set = (n?[key] as JsonArray)?.Select(x => x!.GetValue<int>()).ToHashSet() ?? new HashSet<int>();
+            foreach (int i in set)
+                if (i < 0 || i >= nLayer) throw new ArgumentException($"{source}: {key} holds {i}, outside [0, {nLayer}).");
+            return set;
+        }
+        var attnIdx = Indices(root, "attn_layer_idx");
+        var s4dIdx = Indices(extra, "s4d_layer_idx");
+        if (attnIdx.Overlaps(s4dIdx)) throw new ArgumentException($"{source}: a layer is listed in both attn_layer_idx and ssm.s4d_layer_idx.");
+        if (attnIdx.Count + s4dIdx.Count < nLayer && layer != "Mamba2")
+            throw new ArgumentException($"{source}: ssm_cfg.layer is '{layer}'; Ssm builds Mamba2 layers.");
+        var s4dCfg = extra?["s4d_cfg"];
+        TEnum Enum<TEnum>(string key, TEnum fallback) where TEnum : struct, System.Enum
+        {
+            var text = Get(s4dCfg, key, fallback.ToString());
+            return System.Enum.TryParse<TEnum>(text, ignoreCase: true, out var value) ? value
+                : throw new ArgumentException($"{source}: ssm.s4d_cfg.{key} is '{text}', expected one of {string.Join(", ", System.Enum.GetNames<TEnum>())}.");
+        }
+        var s4dDefaults = new S4DConfig { Transposed = false };
         var attn = root["attn_cfg"];
         if (attnIdx.Count > 0 && !Get(attn, "causal", false) && extra?["attn_mask"] is null)
             throw new ArgumentException($"{source}: attn_cfg.causal is not true; a causal language model needs causal attention.");
@@ -177,7 +214,18 @@ public sealed record HybridConfig
             Layers = Enumerable.Range(0, nLayer).Select(i => attnIdx.Contains(i)
                 ? new HybridLayerSpec(HybridLayerKind.Attention,
                     maskOverrides?[i.ToString(CultureInfo.InvariantCulture)] is { } m ? ParseMask(m.GetValue<string>(), source) : null)
-                : new HybridLayerSpec(HybridLayerKind.Mamba)).ToList(),
+                : new HybridLayerSpec(s4dIdx.Contains(i) ? HybridLayerKind.S4D : HybridLayerKind.Mamba)).ToList(),
+            S4D = s4dDefaults with
+            {
+                DModel = dModel,
+                DState = Get(s4dCfg, "d_state", s4dDefaults.DState),
+                DtMin = Get(s4dCfg, "dt_min", s4dDefaults.DtMin),
+                DtMax = Get(s4dCfg, "dt_max", s4dDefaults.DtMax),
+                Init = Enum("init", s4dDefaults.Init),
+                Discretization = Enum("discretization", s4dDefaults.Discretization),
+                DtTransform = Enum("dt_transform", s4dDefaults.DtTransform),
+                Dropout = Get(s4dCfg, "dropout", s4dDefaults.Dropout),
+            },
             Mamba = defaults with
             {
                 DModel = dModel,

@@ -10,6 +10,8 @@ public enum HybridLayerKind
     Mamba,
     /// <summary>Multi-head attention ('A').</summary>
     Attention,
+    /// <summary>A causal S4D layer ('S', <see cref="Ssm.S4.S4D"/>).</summary>
+    S4D,
 }
 
 /// <summary>One layer of a hybrid stack: its mixer and, for attention, an optional mask overriding the attention config's.</summary>
@@ -25,8 +27,8 @@ public readonly record struct HybridLayerSpec(HybridLayerKind Kind, AttentionMas
 public static class HybridPattern
 {
     /// <summary>
-    /// Parses a pattern with one character per layer: 'M' (Mamba-2) or 'A' (attention with the config's mask); case,
-    /// spaces, commas and '-' are ignored (<c>"M M M A"</c>, <c>"mmma"</c>).
+    /// Parses a pattern with one character per layer: 'M' (Mamba-2), 'A' (attention with the config's mask) or 'S'
+    /// (S4D); case, spaces, commas and '-' are ignored (<c>"M M M A"</c>, <c>"mmma"</c>, <c>"SSAS"</c>).
     /// </summary>
     public static IReadOnlyList<HybridLayerSpec> Parse(string pattern)
     {
@@ -40,10 +42,9 @@ public static class HybridPattern
             {
                 'M' => new HybridLayerSpec(HybridLayerKind.Mamba),
                 'A' => new HybridLayerSpec(HybridLayerKind.Attention),
-                'S' => throw new ArgumentException($"HybridPattern.Parse: layer kind 'S' (S4D) at index {i} of \"{pattern}\" is not available: " +
-                    "Ssm has no S4D layer module yet; use 'M' (Mamba-2) or 'A' (attention).", nameof(pattern)),
+                'S' => new HybridLayerSpec(HybridLayerKind.S4D),
                 _ => throw new ArgumentException($"HybridPattern.Parse: character '{ch}' at index {i} of \"{pattern}\" is not a layer kind; " +
-                    "expected 'M' (Mamba-2) or 'A' (attention).", nameof(pattern)),
+                    "expected 'M' (Mamba-2), 'A' (attention) or 'S' (S4D).", nameof(pattern)),
             });
         }
         if (layers.Count == 0) throw new ArgumentException($"HybridPattern.Parse: pattern \"{pattern}\" has no layers; expected e.g. \"MMMAMMMA\".", nameof(pattern));
@@ -91,12 +92,12 @@ public static class HybridPattern
             .ToList();
     }
 
-    /// <summary>The pattern string of a layout ('M' / 'A' per layer; masks are not shown).</summary>
+    /// <summary>The pattern string of a layout ('M' / 'A' / 'S' per layer; masks are not shown).</summary>
     public static string Format(IEnumerable<HybridLayerSpec> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         var sb = new StringBuilder();
-        foreach (var l in layers) sb.Append(l.Kind == HybridLayerKind.Mamba ? 'M' : 'A');
+        foreach (var l in layers) sb.Append(l.Kind switch { HybridLayerKind.Mamba => 'M', HybridLayerKind.Attention => 'A', _ => 'S' });
         return sb.ToString();
     }
 }

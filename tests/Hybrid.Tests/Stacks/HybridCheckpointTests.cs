@@ -14,6 +14,7 @@ public sealed class HybridCheckpointTests
     [InlineData("masformer-mixed")]
     [InlineData("jamba-block")]
     [InlineData("landmark")]
+    [InlineData("MSAS")]
     public void SaveAndLoadRoundTrip(string name)
     {
         var model = (HybridLM)HybridLMTests.Build(name);

@@ -17,9 +17,10 @@ public sealed class HybridLMTests
         Layers = HybridPattern.Parse(pattern),
         Mamba = new Mamba2Config { DModel = 8, DState = 4, HeadDim = 4, Expand = 2, DConv = 3, ChunkSize = 4 },
         Attention = new AttentionConfig { DModel = 8, NumHeads = 2, NumHeadsKv = 1, HeadDim = 4, RotaryEmbDim = 4 },
+        S4D = new Ssm.S4.S4DConfig { DModel = 8, DState = 4, Transposed = false },
     };
 
-    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "transformer-causal", "landmark" };
+    public static TheoryData<string> Models => new() { "MAMA", "MAMA+mlp+conv", "masformer-mixed", "jamba-block", "transformer", "transformer-causal", "landmark", "MSAS" };
 
     internal static CausalLM Build(string name, int seed = 5)
     {
@@ -55,6 +56,7 @@ public sealed class HybridLMTests
                     Attention = new AttentionConfig { DModel = 8, NumHeads = 4, NumHeadsKv = 2, HeadDim = 2, RotaryEmbDim = 2, Mask = AttentionMask.SlidingWindow(4) },
                     Block = new BlockConfig { DIntermediate = 16, Mlp = MlpKind.Gelu, MlpBias = true, Dropout = 0.1f },
                 }, rng, Device.Cpu);
+            case "MSAS": return new HybridLM(Config("MSAS") with { Block = new BlockConfig { DIntermediate = 8 } }, rng, Device.Cpu);
             case "landmark":
                 var lm = Config("MAA");
                 return new HybridLM(lm with { Attention = lm.Attention with { LandmarkBlockSize = 3 } }, rng, Device.Cpu);

@@ -13,6 +13,8 @@ public sealed class HybridPatternTests
         Assert.Equal(new[] { 3, 7 }, Enumerable.Range(0, 8).Where(i => layers[i].Kind == HybridLayerKind.Attention));
         Assert.All(layers, l => Assert.Null(l.Mask));
         Assert.Equal("MMMA", HybridPattern.Format(HybridPattern.Parse("m m, m-A")));
+        Assert.Equal(new[] { HybridLayerKind.Mamba, HybridLayerKind.S4D, HybridLayerKind.Attention }, HybridPattern.Parse("MsA").Select(l => l.Kind));
+        Assert.Equal("MSA", HybridPattern.Format(HybridPattern.Parse("M S A")));
     }
 
     [Fact]
@@ -39,8 +41,7 @@ public sealed class HybridPatternTests
     {
         var e = Assert.Throws<ArgumentException>(() => HybridPattern.Parse("MMXA"));
         Assert.Contains("'X' at index 2", e.Message);
-        var s4 = Assert.Throws<ArgumentException>(() => HybridPattern.Parse("MSA"));
-        Assert.Contains("S4D", s4.Message);
+        Assert.Contains("'S' (S4D)", e.Message);
         Assert.Contains("no layers", Assert.Throws<ArgumentException>(() => HybridPattern.Parse("  ")).Message);
         Assert.Contains("attn_layer_offset", Assert.Throws<ArgumentOutOfRangeException>(() => HybridPattern.Jamba(8, 4, 4)).Message);
         Assert.Contains("attn_layer_period", Assert.Throws<ArgumentOutOfRangeException>(() => HybridPattern.Jamba(8, 0, 0)).Message);
@@ -62,6 +63,13 @@ public sealed class HybridPatternTests
         Assert.Contains("layer 0", Assert.Throws<ArgumentException>(() => future.Validate()).Message);
         var masked = good with { Layers = new[] { new HybridLayerSpec(HybridLayerKind.Mamba, AttentionMask.Causal) } };
         Assert.Contains("Mamba-2 layer", Assert.Throws<ArgumentException>(() => masked.Validate()).Message);
+        var maskedS4d = good with { Layers = new[] { new HybridLayerSpec(HybridLayerKind.S4D, AttentionMask.Causal) } };
+        Assert.Contains("S4D layer", Assert.Throws<ArgumentException>(() => maskedS4d.Validate()).Message);
+        var s4d = HybridLMTests.Config("MSA");
+        s4d.Validate();
+        Assert.Contains("batch-first and causal", Assert.Throws<ArgumentException>(() => (s4d with { S4D = s4d.S4D with { Transposed = true } }).Validate()).Message);
+        Assert.Contains("batch-first and causal", Assert.Throws<ArgumentException>(() => (s4d with { S4D = s4d.S4D with { Bidirectional = true } }).Validate()).Message);
+        Assert.Contains("S4D d_model", Assert.Throws<ArgumentException>(() => (s4d with { S4D = s4d.S4D with { DModel = 4 } }).Validate()).Message);
         // An attention-free layout needs no valid attention config, a Mamba-free one no valid Mamba config.
         (good with { Layers = HybridPattern.Parse("MM"), Attention = new AttentionConfig() }).Validate();
         (good with { Layers = HybridPattern.Parse("AA"), Mamba = new Mamba2Config() }).Validate();
