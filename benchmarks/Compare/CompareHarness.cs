@@ -24,7 +24,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 /// <summary>
 /// The compare mode: for each case, warm up (at least 3 calls and 0.25 s, so tiered JIT has settled), then time
 /// <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
-/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c>. The PyTorch peers in
+/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c>, plus <c>peak_rss_mb</c> (the
+/// process's peak resident memory during the case, where Linux can reset it; <see cref="PeakMemory"/>). The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -34,6 +35,7 @@ internal static class CompareHarness
     {
         ["gemm"] = GemmCompare.Cases,
         ["elementwise"] = ElementwiseCompare.Cases,
+        ["attention"] = AttentionCompare.Cases,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -73,13 +75,16 @@ internal static class CompareHarness
         {
             using (c)
             {
+                PeakMemory.Reset();
                 double median = Measure(c.Run, reps);
-                var line = JsonSerializer.Serialize(new Dictionary<string, object>
+                var fields = new Dictionary<string, object>
                 {
                     ["impl"] = "ssm", ["case"] = c.Case, ["name"] = c.Name, ["shape"] = c.Shape,
                     ["median_ms"] = Math.Round(median * 1e3, 6), ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
-                });
+                };
+                if (PeakMemory.ResidentMiB() is double peak) fields["peak_rss_mb"] = Math.Round(peak, 1);
+                var line = JsonSerializer.Serialize(fields);
                 Console.WriteLine(line);
                 sink?.WriteLine(line);
             }
