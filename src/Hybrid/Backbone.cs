@@ -32,9 +32,14 @@ internal sealed class Backbone : Module
             Guard.That(cache.Batch == ids.Size(0), op, nameof(cache), $"cache holds {cache.Batch} sequences, expected {ids.Size(0)} (the batch of input_ids).");
             Guard.That(cache.Layers.Count == Layers.Count, op, nameof(cache), $"cache has {cache.Layers.Count} layers, expected {Layers.Count}; use AllocateCache.");
         }
-        var h = Embedding.Forward(ids);
+        return ForwardHidden(Embedding.Forward(ids), cache);
+    }
+
+    /// <summary>Normalized hidden states for given input embeddings [batch, length, d_model] (e.g. a read-in of real-valued inputs).</summary>
+    public Variable ForwardHidden(Variable h, HybridCache? cache = null)
+    {
         for (int i = 0; i < Layers.Count; i++) h = Layers[i].Forward(h, cache?.Layers[i]);
-        if (cache is not null) cache.Position += ids.Size(1);
+        if (cache is not null) cache.Position += h.Size(1);
         return ((IForward)NormF).Forward(h);
     }
 

@@ -61,6 +61,16 @@ public abstract class CausalLM : Module, IRecurrentLanguageModel
     /// </summary>
     public Variable Forward(Tensor inputIds, HybridCache? cache = null) => Head(_backbone.Forward($"{_name}.Forward", inputIds, cache));
 
+    /// <summary>
+    /// Normalized hidden states for given input embeddings [batch, length, d_model] (like Hugging Face's
+    /// <c>inputs_embeds</c>), without the embedding lookup and the head.
+    /// </summary>
+    public Variable ForwardHidden(Variable embeddings, HybridCache? cache = null)
+    {
+        Guard.Shape($"{_name}.ForwardHidden", embeddings.Data, "embeddings", new[] { -1, -1, _backbone.Embedding.Dim }, $"[batch, length, {_backbone.Embedding.Dim}] (d_model)");
+        return _backbone.ForwardHidden(embeddings, cache);
+    }
+
     /// <summary>One recurrent step: logits [batch, padded vocab] for the next token after ids [batch].</summary>
     public Tensor Step(HybridCache cache, Tensor ids)
     {

@@ -1,4 +1,5 @@
 using Ssm.Kernels;
+using Ssm.Hybrid;
 using Ssm.Hybrid.LongVQ;
 using Ssm.Hybrid.Titans;
 using Ssm.S4;
@@ -18,6 +19,8 @@ public static class ModelFactory
         ["titans-mac"] = ("Titans, memory as context (paper's update from the attention output)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mac)),
         ["titans-mag"] = ("Titans, memory as gate (sliding-window attention ⊗ neural memory)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mag)),
         ["titans-mal"] = ("Titans, memory as layer (neural memory then sliding-window attention)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mal)),
+        ["transformer"] = ("Transformer LM (pre-norm, RoPE, SwiGLU, mamba_ssm MHA layout) / mean-pooled classifier", BuildTransformer),
+        ["hybrid"] = ("Jamba-style hybrid: Mamba-2 layers with attention every 4th layer (pattern MMMA…)", BuildHybrid),
         ["longvq"] = ("LongVQ: damped-EMA SSM branch + linear-time VQ codebook attention (MEGA-style gated blocks)", BuildLongVQ),
     };
 
@@ -25,7 +28,14 @@ public static class ModelFactory
     /// Architectures usable as a hidden-state backbone (embeddings in, hidden states out) besides Mamba-2, for
     /// real-valued tasks such as in-context regression: name → (module, forward).
     /// </summary>
-    public static Dictionary<string, Func<ModelSpec, Rng, Device, (Module Module, Func<Variable, Variable> ForwardHidden)>> HiddenBackbones { get; } = new();
+    public static Dictionary<string, Func<ModelSpec, Rng, Device, (Module Module, Func<Variable, Variable> ForwardHidden)>> HiddenBackbones { get; } = new()
+    {
+        ["transformer"] = (s, rng, device) =>
+        {
+            var lm = new TransformerLM(TransformerFor(s with { Vocab = 1, Outputs = 1 }), rng, device);
+            return (lm, h => lm.ForwardHidden(h));
+        },
+    };
 
     /// <summary>Model names with one-line descriptions.</summary>
     public static IReadOnlyDictionary<string, string> Names => Builders.ToDictionary(kv => kv.Key, kv => kv.Value.Description);
@@ -72,6 +82,35 @@ public static class ModelFactory
         int heads = Math.Max(1, s.DModel / Math.Max(2, s.HeadDim));
         var config = TitansConfig.Create(variant, s.DModel, s.Layers, Math.Max(s.Vocab, s.Outputs), heads);
         return new LanguageModelAdapter(s, new TitansLM(config, rng, device), _ => false);
+    }
+
+    private static AttentionConfig AttentionFor(ModelSpec s) => new()
+    {
+        DModel = s.DModel, NumHeads = Math.Max(1, s.DModel / s.HeadDim), HeadDim = s.HeadDim, RotaryEmbDim = s.HeadDim,
+    };
+
+    private static TransformerConfig TransformerFor(ModelSpec s) => new()
+    {
+        DModel = s.DModel, NLayer = s.Layers, VocabSize = Math.Max(s.Vocab, s.Outputs), Attention = AttentionFor(s),
+        Block = new BlockConfig { DIntermediate = 4 * s.DModel },
+    };
+
+    private static TrainableModel BuildTransformer(ModelSpec s, Rng rng, Device device)
+    {
+        var config = TransformerFor(s);
+        if (s.PerSequence) return new ClassifierAdapter(s, new TransformerClassifier(config, s.Outputs, rng, device), (m, _, ids) => ((TransformerClassifier)m).Forward(ids), _ => false);
+        return new LanguageModelAdapter(s, new TransformerLM(config, rng, device), _ => false);
+    }
+
+    private static TrainableModel BuildHybrid(ModelSpec s, Rng rng, Device device)
+    {
+        var config = new HybridConfig
+        {
+            DModel = s.DModel, VocabSize = Math.Max(s.Vocab, s.Outputs), Layers = HybridPattern.Jamba(s.Layers, Math.Min(4, s.Layers), Math.Min(4, s.Layers) - 1),
+            Mamba = new Mamba2Config { DModel = s.DModel, DState = s.DState, HeadDim = s.HeadDim, ChunkSize = s.Chunk },
+            Attention = AttentionFor(s),
+        };
+        return new LanguageModelAdapter(s, new HybridLM(config, rng, device), Mamba2.IsSsmParameter);
     }
 
     private static TrainableModel BuildLongVQ(ModelSpec s, Rng rng, Device device)
