@@ -34,6 +34,7 @@ internal static class CompareHarness
     {
         ["gemm"] = GemmCompare.Cases,
         ["elementwise"] = ElementwiseCompare.Cases,
+        ["s4d"] = S4DCompare.Cases,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
