@@ -35,6 +35,7 @@ internal static class CompareHarness
         ["gemm"] = GemmCompare.Cases,
         ["elementwise"] = ElementwiseCompare.Cases,
         ["s4d"] = S4DCompare.Cases,
+        ["s4d_phases"] = S4DCompare.Phases,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
