@@ -36,6 +36,8 @@ internal static class CompareHarness
         ["gemm"] = GemmCompare.Cases,
         ["elementwise"] = ElementwiseCompare.Cases,
         ["attention"] = AttentionCompare.Cases,
+        ["s4d"] = S4DCompare.Cases,
+        ["s4d_phases"] = S4DCompare.Phases,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
