@@ -125,13 +125,12 @@ public sealed class Mamba2 : Module
         var xBC = Layout.Narrow(zxbcdt, 1, c.DInner, c.ConvDim);
         var dtRaw = Layout.Narrow(zxbcdt, 1, c.DInner + c.ConvDim, c.NHeads);
         var xbc = Conv1d.Step(state.ConvState, xBC, silu: true);
-        var x = Layout.Narrow(xbc, 1, 0, c.DInner).Reshape(batch, 1, c.NHeads, c.HeadDim);
-        var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
-        var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
-        var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data)).Reshape(batch, 1, c.NHeads);
+        var x = Layout.Narrow(xbc, 1, 0, c.DInner).Reshape(batch, c.NHeads, c.HeadDim);
+        var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
+        var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
         var a = Elementwise.Scale(Elementwise.Unary(UnaryOp.Exp, ALog.Data), -1f);
-        var (y, final) = SsdScan.Forward(x, dt, a, b, cc, D.Data, state.SsmState, 1);
-        state.SsmState.CopyFrom(final);
+        // One fused kernel: Δ = softplus(dt + dt_bias), the state update in place, and y = s·C + D·x.
+        var y = SsdScan.Step(state.SsmState, x, dtRaw, a, b, cc, D.Data, DtBias.Data);
         var normed = Norm.Forward(new Variable(y.Reshape(batch, c.DInner)), new Variable(z));
         return OutProj.Forward(normed).Data;
     }
