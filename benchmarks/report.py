@@ -6,7 +6,8 @@ usage: report.py RESULTS.jsonl [...]
 Per (case, name, shape) and implementation, the time is the median over rounds of each round's median; "best" is
 the fastest round's median (on a shared, noisy machine the best round shows what each side achieves undisturbed).
 ratio = PyTorch time / Ssm time (> 1: Ssm faster). Fractions of the limit use the best round of the machine limits measured by
-the .NET side: GFLOP/s against the FMA peak, GB/s against the STREAM-style triad bandwidth.
+the .NET side: GFLOP/s against the FMA peak, GB/s against the STREAM-style triad bandwidth. Rows whose results carry a
+"flops" count (memory-unit cases such as the SSD scan) get a second table with their GFLOP/s against the FMA peak.
 """
 import json
 import statistics
@@ -34,7 +35,7 @@ def main(paths):
                     limits.setdefault(r["name"], []).append(r)
                     continue
                 key = (r["case"], r["name"], r["shape"])
-                row = rows.setdefault(key, {"unit": r["unit"], "work": r["work"], "ssm": [], "torch": []})
+                row = rows.setdefault(key, {"unit": r["unit"], "work": r["work"], "flops": r.get("flops"), "ssm": [], "torch": []})
                 row[r["impl"]].append(r["median_ms"])
 
     best = {name: max(x["throughput"] for x in rs) for name, rs in limits.items()}
@@ -67,6 +68,19 @@ def main(paths):
         bs, bt, bratio, _, _, bps, _ = cols(min(row["ssm"], default=None), min(row["torch"], default=None))
         print(f"| {case} | {name} | {shape} | {fmt(s)} | {fmt(t)} | {fmt(ratio, 2)} | {fmt(ts, 1)} {unit} | "
               f"{fmt(tt, 1)} {unit} | {ps} | {pt} | {fmt(bs)} | {fmt(bt)} | {fmt(bratio, 2)} | {bps} |")
+
+    flop_rows = [(key, row) for key, row in rows.items() if row["flops"]]
+    if flop_rows:
+        peak = best.get("fma_peak")
+        print()
+        print("| case | op | shape | Ssm GFLOP/s | PyTorch GFLOP/s | Ssm % of FMA peak | PyTorch % of FMA peak |")
+        print("|---|---|---|---:|---:|---:|---:|")
+        for (case, name, shape), row in flop_rows:
+            s, t = ms(row["ssm"]), ms(row["torch"])
+            fs = row["flops"] / s / 1e6 if s else None
+            ft = row["flops"] / t / 1e6 if t else None
+            pct = lambda x: fmt(100 * x / peak if x and peak else None, 0) + "%"
+            print(f"| {case} | {name} | {shape} | {fmt(fs, 1)} | {fmt(ft, 1)} | {pct(fs)} | {pct(ft)} |")
 
 
 if __name__ == "__main__":

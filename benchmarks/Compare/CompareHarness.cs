@@ -15,6 +15,9 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
     /// <summary>Tensors to release after the measurement.</summary>
     public IDisposable[] Resources { get; init; } = Array.Empty<IDisposable>();
 
+    /// <summary>Flops of one call when <see cref="Unit"/> is not GFLOP/s (reported as an extra "flops" field), else null.</summary>
+    public double? Flops { get; init; }
+
     public void Dispose()
     {
         foreach (var r in Resources) r.Dispose();
@@ -22,9 +25,10 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 }
 
 /// <summary>
-/// The compare mode: for each case, warm up (at least 3 calls and 0.25 s, so tiered JIT has settled), then time
-/// <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
-/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c>. The PyTorch peers in
+/// The compare mode: for each case, warm up (one call, then until 3 calls and 0.25 s so tiered JIT has settled, or 2 s
+/// in all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
+/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c> (plus <c>flops</c> when the case
+/// counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N. The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -34,6 +38,9 @@ internal static class CompareHarness
     {
         ["gemm"] = GemmCompare.Cases,
         ["elementwise"] = ElementwiseCompare.Cases,
+        ["mamba2"] = Mamba2Compare.Layer,
+        ["mamba2_step"] = Mamba2Compare.Step,
+        ["ssd_scan"] = Mamba2Compare.Scan,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -52,12 +59,13 @@ internal static class CompareHarness
                 case "--round": round = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--json": json = args[++i]; break;
                 case "--small": small = true; break;
+                case "--max-tokens": MaxTokens = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "all": cases.AddRange(Factories.Keys); break;
                 default:
                     if (args[i].StartsWith("--", StringComparison.Ordinal) || !Factories.ContainsKey(args[i]))
                     {
                         Console.Error.WriteLine($"compare: unknown argument '{args[i]}'. Usage: compare CASE.. [--threads N] [--reps R] " +
-                            $"[--round I] [--json FILE] [--small]; cases: all, {string.Join(", ", Factories.Keys)}.");
+                            $"[--round I] [--json FILE] [--small] [--max-tokens N]; cases: all, {string.Join(", ", Factories.Keys)}.");
                         return 2;
                     }
                     cases.Add(args[i]);
@@ -74,12 +82,14 @@ internal static class CompareHarness
             using (c)
             {
                 double median = Measure(c.Run, reps);
-                var line = JsonSerializer.Serialize(new Dictionary<string, object>
+                var record = new Dictionary<string, object>
                 {
                     ["impl"] = "ssm", ["case"] = c.Case, ["name"] = c.Name, ["shape"] = c.Shape,
                     ["median_ms"] = Math.Round(median * 1e3, 6), ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
-                });
+                };
+                if (c.Flops is double flops) record["flops"] = flops;
+                var line = JsonSerializer.Serialize(record);
                 Console.WriteLine(line);
                 sink?.WriteLine(line);
             }
@@ -91,7 +101,7 @@ internal static class CompareHarness
     public static double Measure(Action run, int reps)
     {
         var warm = Stopwatch.StartNew();
-        for (int calls = 0; calls < 3 || warm.Elapsed.TotalSeconds < 0.25; calls++) run();
+        for (int calls = 0; calls < 1 || ((calls < 3 || warm.Elapsed.TotalSeconds < 0.25) && warm.Elapsed.TotalSeconds < 2.0); calls++) run();
         var times = new double[Math.Max(1, reps)];
         for (int r = 0; r < times.Length; r++)
         {
@@ -103,7 +113,11 @@ internal static class CompareHarness
         return times.Length % 2 == 1 ? times[times.Length / 2] : 0.5 * (times[times.Length / 2 - 1] + times[times.Length / 2]);
     }
 
-    /// <summary>The "full" or "small" shape list of a case in cases.json.</summary>
+    /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
+    public static long? MaxTokens { get; private set; }
+
+    /// <summary>The "full" or "small" shape list of a case in cases.json, without shapes over <see cref="MaxTokens"/>.</summary>
     public static IEnumerable<JsonNode> ShapeList(JsonNode caseShapes, bool small)
-        => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!);
+        => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!)
+            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens);
 }

@@ -1,8 +1,9 @@
 """Shared harness of the PyTorch peers: the same protocol as the .NET compare mode (Compare/CompareHarness.cs).
 
-Warm up (at least 3 calls and 0.25 s), then time --reps calls one by one with perf_counter and report the median as
-one JSON line {impl, case, name, shape, median_ms, throughput, unit, work, threads, round}. Shapes come from
-benchmarks/cases.json ("full", or "small" with --small).
+Warm up (one call, then until 3 calls and 0.25 s, or 2 s in all), then time --reps calls one by one
+with perf_counter and report the median as one JSON line {impl, case, name, shape, median_ms, throughput, unit, work,
+threads, round}. Shapes come from benchmarks/cases.json ("full", or "small" with --small); --max-tokens skips shapes
+whose batch × length exceeds it.
 """
 import argparse
 import json
@@ -19,21 +20,28 @@ def parse_args(description):
     p.add_argument("--round", type=int, default=0)
     p.add_argument("--small", action="store_true", help="tiny shapes (smoke run)")
     p.add_argument("--json", help="also append the JSON lines to this file")
+    p.add_argument("--max-tokens", type=int, default=None, help="skip shapes with batch × length above this")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    global _max_tokens
+    _max_tokens = args.max_tokens
     return args
+
+
+_max_tokens = None
 
 
 def shapes(case, small):
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cases.json")
     with open(path) as f:
-        return json.load(f)[case]["small" if small else "full"]
+        listed = json.load(f)[case]["small" if small else "full"]
+    return [s for s in listed if _max_tokens is None or s.get("batch", 1) * s.get("length", 1) <= _max_tokens]
 
 
 def measure(fn, reps):
     """Median wall time (seconds) of `reps` calls after a warm-up."""
     start, calls = time.perf_counter(), 0
-    while calls < 3 or time.perf_counter() - start < 0.25:
+    while calls < 1 or ((calls < 3 or time.perf_counter() - start < 0.25) and time.perf_counter() - start < 2.0):
         fn()
         calls += 1
     times = []
@@ -46,12 +54,17 @@ def measure(fn, reps):
     return times[n // 2] if n % 2 == 1 else 0.5 * (times[n // 2 - 1] + times[n // 2])
 
 
-def emit(args, case, name, shape, median, work, unit):
-    line = json.dumps({
+def emit(args, case, name, shape, median, work, unit, flops=None):
+    """One result line; work is in unit × 1e9 per second (flops for GFLOP/s, bytes for GB/s, tokens × 1e9 for tok/s).
+    flops (optional): floating-point operations of one call, for a GFLOP/s column next to a non-flop unit."""
+    record = {
         "impl": "torch", "case": case, "name": name, "shape": shape, "median_ms": round(median * 1e3, 6),
         "throughput": round(work / median / 1e9, 3), "unit": unit, "work": work, "threads": torch.get_num_threads(),
         "round": args.round,
-    })
+    }
+    if flops is not None:
+        record["flops"] = flops
+    line = json.dumps(record)
     print(line, flush=True)
     if args.json:
         with open(args.json, "a") as f:
