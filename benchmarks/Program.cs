@@ -28,8 +28,10 @@ public static class Program
         if (args.Contains("--smoke"))
         {
             Smoke = true;
+            // Numbers of a smoke run are meaningless, so a Debug build (e.g. tests run without -c Release) may run it too.
             var config = ManualConfig.Create(DefaultConfig.Instance)
                 .AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance))
+                .WithOptions(ConfigOptions.DisableOptimizationsValidator)
                 .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke"));
             var summaries = BenchmarkRunner.Run(typeof(Program).Assembly, config);
             bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
