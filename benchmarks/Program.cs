@@ -3,16 +3,19 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Ssm.Benchmarks.Compare;
+using Ssm.Benchmarks.Profile;
 
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Three modes:
+/// Entry point. Four modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
 /// (warm-up, then the median of R timed calls) printing one JSON line per measurement; <c>benchmarks/compare.sh</c>
 /// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
+/// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
+/// (<see cref="Mamba2Profile"/>).</item>
 /// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
 /// sizes, to keep the benchmarks from rotting; numbers are meaningless.</item>
 /// </list>
@@ -25,6 +28,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
         if (args.Contains("--smoke"))
         {
             Smoke = true;
