@@ -3,12 +3,13 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Ssm.Benchmarks.Compare;
+using Ssm.Benchmarks.Gpu;
 using Ssm.Benchmarks.Profile;
 
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Four modes:
+/// Entry point. Five modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
@@ -16,6 +17,8 @@ namespace Ssm.Benchmarks;
 /// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
 /// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
 /// (<see cref="Mamba2Profile"/>).</item>
+/// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
+/// GPU timings of the main kernels, as JSON (<see cref="GpuRunner"/>; benchmarks/gpu/run.sh on the GPU machine).</item>
 /// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
 /// sizes, to keep the benchmarks from rotting; numbers are meaningless.</item>
 /// </list>
@@ -29,6 +32,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);
         if (args.Contains("--smoke"))
         {
             Smoke = true;

@@ -27,13 +27,14 @@ public sealed class Mamba2Workload : IDisposable
     private readonly Mamba2 _layer;
     private readonly Tensor _u, _grad;
 
-    /// <summary>Builds the layer (mamba_ssm's initialization) and random inputs.</summary>
-    public Mamba2Workload(Mamba2Shape shape)
+    /// <summary>Builds the layer (mamba_ssm's initialization) and random inputs on <paramref name="device"/> (default: CPU).</summary>
+    public Mamba2Workload(Mamba2Shape shape, Device? device = null)
     {
         var rng = new Rng(5);
-        _layer = new Mamba2(shape.Config, rng, Device.Cpu);
-        _u = rng.Normal(new[] { shape.Batch, shape.Length, shape.DModel });
-        _grad = rng.Normal(new[] { shape.Batch, shape.Length, shape.DModel });
+        var d = device ?? Device.Cpu;
+        _layer = new Mamba2(shape.Config, rng, d);
+        _u = rng.Normal(new[] { shape.Batch, shape.Length, shape.DModel }, device: d);
+        _grad = rng.Normal(new[] { shape.Batch, shape.Length, shape.DModel }, device: d);
     }
 
     /// <summary>The parallel (chunked) forward without autograd.</summary>
@@ -81,13 +82,14 @@ public sealed class Mamba2StepWorkload : IDisposable
     private readonly Mamba2State _state;
     private readonly Tensor[] _inputs;
 
-    /// <summary>Builds the layer, a zero state and one random input [batch, d_model] per step.</summary>
-    public Mamba2StepWorkload(Mamba2StepShape shape)
+    /// <summary>Builds the layer, a zero state and one random input [batch, d_model] per step on <paramref name="device"/> (default: CPU).</summary>
+    public Mamba2StepWorkload(Mamba2StepShape shape, Device? device = null)
     {
         var rng = new Rng(6);
-        _layer = new Mamba2(shape.Config, rng, Device.Cpu);
+        var d = device ?? Device.Cpu;
+        _layer = new Mamba2(shape.Config, rng, d);
         _state = _layer.AllocateState(shape.Batch);
-        _inputs = Enumerable.Range(0, shape.Steps).Select(_ => rng.Normal(new[] { shape.Batch, shape.DModel })).ToArray();
+        _inputs = Enumerable.Range(0, shape.Steps).Select(_ => rng.Normal(new[] { shape.Batch, shape.DModel }, device: d)).ToArray();
     }
 
     /// <summary>Steps = tokens per sequence of one call.</summary>

@@ -35,23 +35,24 @@ public sealed class SsdScanWorkload : IDisposable
     private readonly SsdScanShape _s;
     private readonly Tensor _x, _dt, _a, _b, _c, _d, _dy, _state;
 
-    /// <summary>Draws the inputs.</summary>
-    public SsdScanWorkload(SsdScanShape shape)
+    /// <summary>Draws the inputs on <paramref name="device"/> (default: CPU).</summary>
+    public SsdScanWorkload(SsdScanShape shape, Device? device = null)
     {
         _s = shape;
         var rng = new Rng(7);
-        _x = rng.Normal(new[] { shape.Batch, shape.Length, shape.Heads, shape.HeadDim });
-        using (var raw = rng.Normal(new[] { shape.Batch, shape.Length, shape.Heads }))
+        var d = device ?? Device.Cpu;
+        _x = rng.Normal(new[] { shape.Batch, shape.Length, shape.Heads, shape.HeadDim }, device: d);
+        using (var raw = rng.Normal(new[] { shape.Batch, shape.Length, shape.Heads }, device: d))
         using (var shifted = Elementwise.Affine(raw, 1f, -4f))
             _dt = Elementwise.Unary(UnaryOp.Softplus, shifted);
-        using (var u = rng.Uniform(new[] { shape.Heads }, 0, 1))
+        using (var u = rng.Uniform(new[] { shape.Heads }, 0, 1, d))
         using (var e = Elementwise.Unary(UnaryOp.Exp, u))
             _a = Elementwise.Scale(e, -1f);
-        _b = rng.Normal(new[] { shape.Batch, shape.Length, 1, shape.DState });
-        _c = rng.Normal(new[] { shape.Batch, shape.Length, 1, shape.DState });
-        _d = rng.Normal(new[] { shape.Heads });
-        _dy = rng.Normal(_x.Shape);
-        _state = Tensor.Zeros(new[] { shape.Batch, shape.Heads, shape.HeadDim, shape.DState });
+        _b = rng.Normal(new[] { shape.Batch, shape.Length, 1, shape.DState }, device: d);
+        _c = rng.Normal(new[] { shape.Batch, shape.Length, 1, shape.DState }, device: d);
+        _d = rng.Normal(new[] { shape.Heads }, device: d);
+        _dy = rng.Normal(_x.Shape, device: d);
+        _state = Tensor.Zeros(new[] { shape.Batch, shape.Heads, shape.HeadDim, shape.DState }, DType.Float32, d);
     }
 
     /// <summary>The chunked forward (y and the final state).</summary>
