@@ -67,4 +67,34 @@ public sealed class LayoutTests
         Assert.Contains("repeat", Assert.Throws<ArgumentException>(() => Layout.Permute(x, 0, 0)).Message);
         Assert.Throws<ArgumentException>(() => Layout.Concat(new[] { x, Tensor.Zeros(new[] { 3, 4 }) }, 1));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(-1)]
+    public void FlipReversesOneDimensionOnCpuAndIlgpu(int dim)
+    {
+        int[] shape = { 2, 3, 5 };
+        var x = Iota(30);
+        int d = dim < 0 ? dim + 3 : dim;
+        var expected = new float[30];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 5; k++)
+                {
+                    int[] c = { i, j, k };
+                    c[d] = shape[d] - 1 - c[d];
+                    expected[(i * 3 + j) * 5 + k] = x[(c[0] * 3 + c[1]) * 5 + c[2]];
+                }
+        foreach (var device in new Device[] { Device.Cpu, TestDevices.Get("w4x4"), TestDevices.Get("w2x8") })
+        {
+            using var t = Tensor.From(x, shape, device);
+            using var y = Layout.Flip(t, dim);
+            Assert.Equal(shape, y.ShapeArray());
+            Assert.Equal(expected, y.ToArray());
+        }
+        Assert.Empty(Layout.Flip(Tensor.Zeros(new[] { 2, 0 }), 1).ToArray());
+    }
 }
+

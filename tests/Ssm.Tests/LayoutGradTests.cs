@@ -17,4 +17,15 @@ public sealed class LayoutGradTests
         GradCheck.Assert(v => F.Split(v[0], new[] { 1, 3 }, -1)[1], new[] { a });
         GradCheck.Assert(v => F.Concat(new[] { v[0], v[1] }, 1), new[] { a, b });
     }
+
+    [Fact]
+    public void SplitPiecesUsedInAnyOrderOrTwiceGetTheirGradients()
+    {
+        var a = Leaf(3, 2, 7, 3);
+        GradCheck.Assert(v =>
+        {
+            var p = F.Split(v[0], new[] { 2, 1, 3, 1 }, 1);
+            return F.Concat(new[] { p[2], F.Mul(p[0], p[0]), p[3], p[0] }, 1);
+        }, new[] { a });
+    }
 }

@@ -33,16 +33,37 @@ public static partial class F
         });
     }
 
-    /// <summary>Splits x along <paramref name="dim"/> into pieces of the given sizes (like <c>torch.split</c>).</summary>
+    /// <summary>x reversed along <paramref name="dim"/> (a copy, like <c>torch.flip(x, [dim])</c>).</summary>
+    public static Variable Flip(Variable x, int dim)
+        => Autograd.Record(Layout.Flip(x.Data, dim), "Flip", new[] { x }, g => new Tensor?[] { Layout.Flip(g, dim) });
+
+    /// <summary>
+    /// Splits x along <paramref name="dim"/> into pieces of the given sizes (like <c>torch.split</c>). One node: the
+    /// backward writes every piece's gradient into one tensor (zeros for unused pieces), so splitting into many pieces
+    /// costs linear time and memory, not one full-size gradient per piece.
+    /// </summary>
     public static Variable[] Split(Variable x, int[] sizes, int dim = -1)
     {
         int d = Shapes.Dim(dim, x.Rank, nameof(dim));
         if (sizes.Sum() != x.Shape[d])
             throw new ArgumentException($"F.Split: sizes [{string.Join(", ", sizes)}] sum to {sizes.Sum()}, expected {x.Shape[d]} (dimension {d} of {Shapes.Format(x.Shape)}).", nameof(sizes));
-        var parts = new Variable[sizes.Length];
+        var pieces = new Tensor[sizes.Length];
+        var starts = new int[sizes.Length];
         int at = 0;
-        for (int i = 0; i < sizes.Length; i++) { parts[i] = Narrow(x, d, at, sizes[i]); at += sizes[i]; }
-        return parts;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            starts[i] = at;
+            pieces[i] = Layout.Narrow(x.Data, d, at, sizes[i]);
+            at += sizes[i];
+        }
+        var shape = x.Data.ShapeArray();
+        return Autograd.RecordMany(pieces, "Split", new[] { x }, g =>
+        {
+            var dx = Tensor.Zeros(shape, DType.Float32, x.Device);
+            for (int i = 0; i < g.Length; i++)
+                if (g[i] is not null) Layout.WriteSlice(dx, d, starts[i], g[i]!);
+            return new Tensor?[] { dx };
+        });
     }
 
     /// <summary>Concatenates along <paramref name="dim"/>.</summary>

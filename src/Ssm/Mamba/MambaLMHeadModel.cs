@@ -115,16 +115,26 @@ public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
         Guard.Rank("MambaLMHeadModel.Forward", inputIds, "input_ids", 2, "[batch, length]");
         if (cache is not null)
             Guard.That(cache.Batch == inputIds.Size(0), "MambaLMHeadModel.Forward", nameof(cache), $"cache holds {cache.Batch} sequences, expected {inputIds.Size(0)}.");
-        var h = EmbeddingLayer.Forward(inputIds);
+        var normed = ForwardHidden(EmbeddingLayer.Forward(inputIds), cache);
+        return Head(normed);
+    }
+
+    /// <summary>
+    /// Runs the blocks and the final norm on given input embeddings [batch, length, d_model] (like Hugging Face's
+    /// <c>inputs_embeds</c>; e.g. a linear read-in of real-valued inputs) and returns the normalized hidden states.
+    /// </summary>
+    public Variable ForwardHidden(Variable embeddings, MambaCache? cache = null)
+    {
+        Guard.Shape("MambaLMHeadModel.ForwardHidden", embeddings.Data, "embeddings", new[] { -1, -1, Config.DModel }, $"[batch, length, {Config.DModel}] (d_model)");
+        var h = embeddings;
         Variable? residual = null;
         for (int i = 0; i < Layers.Count; i++)
         {
             residual = residual is null ? h : F.Add(h, residual);
             h = Layers[i].Mixer.Forward(Layers[i].Norm.Forward(residual), cache?.Layers[i]);
         }
-        var normed = NormF.Forward(residual is null ? h : F.Add(h, residual));
-        if (cache is not null) cache.Position += inputIds.Size(1);
-        return Head(normed);
+        if (cache is not null) cache.Position += embeddings.Size(1);
+        return NormF.Forward(residual is null ? h : F.Add(h, residual));
     }
 
     /// <summary>One recurrent step: logits [batch, padded_vocab] for the next token after ids [batch] (int32/int64).</summary>

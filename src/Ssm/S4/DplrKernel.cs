@@ -69,6 +69,19 @@ public static class DplrKernel
         return (m.Transpose() * Vector.Build.DenseOfArray(DplrForm.Full(c))).Take(c.Length).ToArray();
     }
 
+    /// <summary>
+    /// C̃ for length 2L from C̃ for length L without going back to C: I − Ā^{2L} = (I − Ā^L)(I + Ā^L), so
+    /// C̃_{2L} = (I + Ā^L)ᵀ·C̃_L (s4.py <c>_setup_C</c> with <c>double_length</c>).
+    /// </summary>
+    public static Complex[] DoubleLength(Complex[] lambda, Complex[] p, Complex[] b, Complex[] cTilde, double dt, int length)
+    {
+        CheckModes(lambda, p, b, cTilde);
+        CheckLength(length);
+        var (aBar, _) = Bilinear(lambda, p, b, dt);
+        var m = Matrix<Complex>.Build.DenseIdentity(aBar.RowCount) + aBar.Power(length);
+        return (m.Transpose() * Vector.Build.DenseOfArray(DplrForm.Full(cTilde))).Take(cTilde.Length).ToArray();
+    }
+
     /// <summary>The inverse of <see cref="CTilde"/>: C solving (I − Ā^L)ᵀ·[C; conj C] = [C̃; conj C̃] (the recurrence's C).</summary>
     public static Complex[] CFromCTilde(Complex[] lambda, Complex[] p, Complex[] b, Complex[] cTilde, double dt, int length)
     {

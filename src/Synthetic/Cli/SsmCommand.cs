@@ -13,6 +13,7 @@ public static class SsmCommand
             TrainCommand.Build(),
             EvalCommand.Build(),
             TasksCommand.Build(),
+            ExperimentCommand.Build(),
             InferenceCommands.Forward(),
             InferenceCommands.Generate(),
         };

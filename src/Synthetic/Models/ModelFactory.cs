@@ -1,4 +1,7 @@
 using Ssm.Kernels;
+using Ssm.Hybrid.LongVQ;
+using Ssm.Hybrid.Titans;
+using Ssm.S4;
 using Ssm.Mamba;
 
 namespace Ssm.Synthetic.Models;
@@ -10,7 +13,19 @@ public static class ModelFactory
     {
         ["mlp"] = ("per-token MLP baseline (no sequence mixing)", (s, r, d) => new MlpModel(s, r, d)),
         ["mamba2"] = ("Mamba-2 language model (mamba_ssm layout)", BuildMamba2),
+        ["s4d"] = ("S4D (diagonal SSM, FFT convolution): causal LM for token tasks, bidirectional classifier for classification", (s, r, d) => BuildS4(s, r, d, S4LayerKind.S4D)),
+        ["s4"] = ("S4 (DPLR HiPPO-LegS, Cauchy + Woodbury kernel): classifier for classification tasks", (s, r, d) => BuildS4(s, r, d, S4LayerKind.S4)),
+        ["titans-mac"] = ("Titans, memory as context (paper's update from the attention output)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mac)),
+        ["titans-mag"] = ("Titans, memory as gate (sliding-window attention ⊗ neural memory)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mag)),
+        ["titans-mal"] = ("Titans, memory as layer (neural memory then sliding-window attention)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mal)),
+        ["longvq"] = ("LongVQ: damped-EMA SSM branch + linear-time VQ codebook attention (MEGA-style gated blocks)", BuildLongVQ),
     };
+
+    /// <summary>
+    /// Architectures usable as a hidden-state backbone (embeddings in, hidden states out) besides Mamba-2, for
+    /// real-valued tasks such as in-context regression: name → (module, forward).
+    /// </summary>
+    public static Dictionary<string, Func<ModelSpec, Rng, Device, (Module Module, Func<Variable, Variable> ForwardHidden)>> HiddenBackbones { get; } = new();
 
     /// <summary>Model names with one-line descriptions.</summary>
     public static IReadOnlyDictionary<string, string> Names => Builders.ToDictionary(kv => kv.Key, kv => kv.Value.Description);
@@ -22,6 +37,53 @@ public static class ModelFactory
             throw new ArgumentException($"--model: unknown model '{spec.Name}'; available: {string.Join(", ", Builders.Keys)}.");
         if (spec.DModel <= 0 || spec.Layers <= 0) throw new ArgumentException($"--d-model and --layers must be positive (got {spec.DModel}, {spec.Layers}).");
         return b.Build(spec, rng, device);
+    }
+
+    /// <summary>S4/S4D kernel parameters that train at their own learning rate without weight decay (as the s4 reference).</summary>
+    private static bool IsS4SsmParameter(string name)
+    {
+        if (!name.Contains("kernel.", StringComparison.Ordinal)) return false;
+        var last = name[(name.LastIndexOf('.') + 1)..];
+        return last is "log_dt" or "inv_dt" or "log_A_real" or "A_imag" or "A_real" or "P" or "B";
+    }
+
+    private static TrainableModel BuildS4(ModelSpec s, Rng rng, Device device, S4LayerKind kind)
+    {
+        if (s.PerSequence)
+        {
+            var config = new S4ClassifierConfig
+            {
+                DModel = s.DModel, NLayers = s.Layers, NumClasses = s.Outputs, VocabSize = s.Vocab, Layer = kind, DState = s.DState, Bidirectional = true,
+            };
+            return new ClassifierAdapter(s, new S4Classifier(config, rng, device), (m, batch, ids) =>
+            {
+                var lengths = batch.Lengths is null ? null : Tensor.From(batch.Lengths, new[] { batch.Batch }, device);
+                return ((S4Classifier)m).Forward(ids, lengths);
+            }, IsS4SsmParameter);
+        }
+        if (kind == S4LayerKind.S4)
+            throw new ArgumentException("--model s4: the DPLR S4 layer is offered as a classifier; use --model s4d for language-model (per-token) tasks.");
+        var lm = new S4DLanguageModel(new S4DLanguageModelConfig { VocabSize = Math.Max(s.Vocab, s.Outputs), DModel = s.DModel, NLayers = s.Layers, DState = s.DState }, rng, device);
+        return new LanguageModelAdapter(s, lm, IsS4SsmParameter);
+    }
+
+    private static TrainableModel BuildTitans(ModelSpec s, Rng rng, Device device, TitansVariant variant)
+    {
+        int heads = Math.Max(1, s.DModel / Math.Max(2, s.HeadDim));
+        var config = TitansConfig.Create(variant, s.DModel, s.Layers, Math.Max(s.Vocab, s.Outputs), heads);
+        return new LanguageModelAdapter(s, new TitansLM(config, rng, device), _ => false);
+    }
+
+    private static TrainableModel BuildLongVQ(ModelSpec s, Rng rng, Device device)
+    {
+        var config = new LongVQConfig
+        {
+            DModel = s.DModel, NLayer = s.Layers, VocabSize = Math.Max(s.Vocab, s.Outputs),
+            Block = new LongVQBlockConfig { ZDim = Math.Max(16, s.DModel / 2), EmaDim = s.DState, BlockLength = s.Chunk },
+        };
+        Func<string, bool> ssm = DampedEma.IsEmaParameter;
+        if (s.PerSequence) return new ClassifierAdapter(s, new LongVQClassifier(config, s.Outputs, rng, device), (m, _, ids) => ((LongVQClassifier)m).Forward(ids), ssm);
+        return new LanguageModelAdapter(s, new LongVQLM(config, rng, device), ssm);
     }
 
     private static TrainableModel BuildMamba2(ModelSpec s, Rng rng, Device device)

@@ -26,6 +26,9 @@ public abstract class TrainableModel
     /// <summary>True for SSM dynamics parameters (Δ, A, …) that may use their own learning rate.</summary>
     public virtual bool IsSsmParameter(string name) => false;
 
+    /// <summary>Auxiliary loss of the last forward pass to add to the task loss (e.g. VQ commitment), or null.</summary>
+    public virtual Variable? AuxiliaryLoss => (Module as Ssm.Hybrid.LongVQ.IAuxiliaryLoss)?.AuxiliaryLoss;
+
     /// <summary>Token ids of a batch as an int32 [batch, length] tensor.</summary>
     protected static Tensor Ids(TokenBatch batch, Device device) => Tensor.From(batch.Inputs, new[] { batch.Batch, batch.Length }, device);
 

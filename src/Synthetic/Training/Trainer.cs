@@ -66,8 +66,9 @@ public sealed class Trainer
         Directory.CreateDirectory(_out);
         var module = _model.Module;
         module.Train();
-        using var optimizer = new AdamW(BuildGroups(), lr: _o.Lr, weightDecay: _o.WeightDecay);
-        var scheduler = new LrScheduler(optimizer, Schedule());
+        using var optimization = new Optimization(module, _o, _model.NoWeightDecay, _model.IsSsmParameter);
+        var optimizer = optimization.Optimizer;
+        var scheduler = optimization.Scheduler;
         var data = new Rng(_o.Seed ^ 0x5EED_DA7A);
         int start = 0;
         double priorSeconds = 0;
@@ -95,16 +96,10 @@ public sealed class Trainer
             using (var scope = TensorScope.Begin())
             {
                 var batch = _task.Sample(data, _o.Batch, _o.Length, DataSplit.Train);
-                var l = Loss(batch);
-                optimizer.ZeroGrad();
-                l.Backward();
-                if (_o.ClipNorm > 0) GradClip.ClipGradNorm(module.Parameters(), _o.ClipNorm);
-                optimizer.Step();
-                scheduler.Step();
-                loss = l.Item();
+                loss = optimization.Step(Loss(batch));
             }
             if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged: loss is {loss} at step {step}. Lower --lr or enable --clip.");
-            var rec = new StepRecord(step, loss, optimizer.Groups[0].Lr, _o.Batch * _o.Length / Math.Max(clock.Elapsed.TotalSeconds - t0, 1e-9));
+            var rec = new StepRecord(step, loss, optimization.Lr, _o.Batch * _o.Length / Math.Max(clock.Elapsed.TotalSeconds - t0, 1e-9));
             steps.Add(rec);
             metrics.Write(new Dictionary<string, object?> { ["step"] = step, ["split"] = "train", ["loss"] = loss, ["lr"] = rec.Lr, ["tokens_per_s"] = rec.TokensPerSecond });
             observer?.OnStep(rec, _o.Steps);
@@ -180,24 +175,9 @@ public sealed class Trainer
     private Variable Loss(TokenBatch batch)
     {
         var logits = _model.Logits(batch, _device);
-        return F.CrossEntropy(logits, Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
+        var loss = F.CrossEntropy(logits, Tensor.From(batch.Targets, new[] { batch.Targets.Length }, _device));
+        return _model.AuxiliaryLoss is { } aux ? F.Add(loss, aux) : loss;
     }
-
-    private IReadOnlyList<ParamGroup> BuildGroups()
-    {
-        var named = _model.Module.NamedParameters().ToList();
-        var decay = new ParamGroup(named.Where(p => !_model.NoWeightDecay(p.Name)).Select(p => p.Parameter), "decay");
-        var noDecay = new ParamGroup(named.Where(p => _model.NoWeightDecay(p.Name) && !_model.IsSsmParameter(p.Name)).Select(p => p.Parameter), "no_decay") { WeightDecay = 0 };
-        var ssm = new ParamGroup(named.Where(p => _model.IsSsmParameter(p.Name)).Select(p => p.Parameter), "ssm") { WeightDecay = 0, Lr = _o.SsmLr ?? _o.Lr };
-        return new[] { decay, noDecay, ssm }.Where(g => g.Parameters.Count > 0).ToList();
-    }
-
-    private ILrSchedule Schedule() => _o.Schedule switch
-    {
-        "wsd" => new Wsd(_o.Warmup, Math.Max(0, (int)(0.8 * _o.Steps) - _o.Warmup), Math.Max(1, _o.Steps - Math.Max(_o.Warmup, (int)(0.8 * _o.Steps))), _o.MinLrRatio),
-        "constant" => new CosineWithWarmup(_o.Warmup, int.MaxValue / 2, 1.0),
-        _ => new CosineWithWarmup(_o.Warmup, Math.Max(_o.Steps, _o.Warmup + 1), _o.MinLrRatio),
-    };
 
     // ---- checkpoints ----------------------------------------------------------------------------------------------
 
@@ -251,7 +231,7 @@ public sealed class Trainer
         {
             var series = new List<(string, double[], double[])> { ("train loss", r.Steps.Select(s => (double)s.Step).ToArray(), Smooth(r.Steps.Select(s => s.Loss).ToArray())) };
             if (r.Evals.Count > 0) series.Add(("eval loss", r.Evals.Select(e => (double)e.Step).ToArray(), r.Evals.Select(e => e.Loss).ToArray()));
-            Plots.Lines(Path.Combine(_out, "loss.png"), $"{_task.Name}: loss ({_model.Spec.Name})", "step", "cross-entropy", series, logY: true);
+            Plots.Lines(Path.Combine(_out, "loss.png"), $"{_task.Name}: loss ({_model.Spec.Name})", "step", "cross-entropy", series);
         }
         if (r.Evals.Count > 0)
             Plots.Lines(Path.Combine(_out, "metric.png"), $"{_task.Name}: {_task.MetricName} ({_model.Spec.Name})", "step", _task.MetricName,

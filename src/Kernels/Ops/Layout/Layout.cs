@@ -1,7 +1,8 @@
 namespace Ssm.Kernels;
 
 /// <summary>
-/// Data-movement ops: permute/transpose, narrow (a slice along any dimension), write into a slice, and concatenation.
+/// Data-movement ops: permute/transpose, narrow (a slice along any dimension), write into a slice, concatenation and
+/// reversal along a dimension.
 /// All are strided copies (<see cref="StridedLayout"/>) run by one CPU routine and one ILGPU kernel; works for float32
 /// and int32 tensors.
 /// </summary>
@@ -48,6 +49,18 @@ public static class Layout
         var y = Tensor.Empty(outShape, x.DType, x.Device);
         var inStrides = StridedLayout.ContiguousStrides(x.Shape);
         Copy(x, y, StridedLayout.Create(outShape, inStrides, StridedLayout.ContiguousStrides(outShape), start * inStrides[d], 0, "Layout.Narrow"));
+        return y;
+    }
+
+    /// <summary>A contiguous copy of x reversed along <paramref name="dim"/> (like <c>torch.flip(x, [dim])</c>).</summary>
+    public static Tensor Flip(Tensor x, int dim)
+    {
+        int d = Shapes.Dim(dim, x.Rank, nameof(dim));
+        var y = Tensor.Empty(x.Shape, x.DType, x.Device);
+        var strides = StridedLayout.ContiguousStrides(x.Shape);
+        var src = (int[])strides.Clone();
+        src[d] = -strides[d];
+        Copy(x, y, StridedLayout.Create(x.Shape, src, strides, Math.Max(x.Shape[d] - 1, 0) * strides[d], 0, "Layout.Flip"));
         return y;
     }
 
