@@ -28,7 +28,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 /// The compare mode: for each case, warm up (one call, then until 3 calls and 0.25 s so tiered JIT has settled, or 2 s
 /// in all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
 /// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c> (plus <c>flops</c> when the case
-/// counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N. The PyTorch peers in
+/// counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
+/// shapes whose listed keys (when present) have those values. The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -60,12 +61,16 @@ internal static class CompareHarness
                 case "--json": json = args[++i]; break;
                 case "--small": small = true; break;
                 case "--max-tokens": MaxTokens = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--where":
+                    Where = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2))
+                        .ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+                    break;
                 case "all": cases.AddRange(Factories.Keys); break;
                 default:
                     if (args[i].StartsWith("--", StringComparison.Ordinal) || !Factories.ContainsKey(args[i]))
                     {
                         Console.Error.WriteLine($"compare: unknown argument '{args[i]}'. Usage: compare CASE.. [--threads N] [--reps R] " +
-                            $"[--round I] [--json FILE] [--small] [--max-tokens N]; cases: all, {string.Join(", ", Factories.Keys)}.");
+                            $"[--round I] [--json FILE] [--small] [--max-tokens N] [--where key=value,..]; cases: all, {string.Join(", ", Factories.Keys)}.");
                         return 2;
                     }
                     cases.Add(args[i]);
@@ -116,8 +121,15 @@ internal static class CompareHarness
     /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
     public static long? MaxTokens { get; private set; }
 
-    /// <summary>The "full" or "small" shape list of a case in cases.json, without shapes over <see cref="MaxTokens"/>.</summary>
+    /// <summary>Shape filter of <c>--where</c>: key → value as written in cases.json; null: every shape.</summary>
+    public static Dictionary<string, string>? Where { get; private set; }
+
+    /// <summary>
+    /// The "full" or "small" shape list of a case in cases.json, without shapes over <see cref="MaxTokens"/> or not
+    /// matching <see cref="Where"/>.
+    /// </summary>
     public static IEnumerable<JsonNode> ShapeList(JsonNode caseShapes, bool small)
         => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!)
-            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens);
+            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens)
+            .Where(n => Where is null || Where.All(kv => n[kv.Key] is not JsonNode v || v.ToJsonString().Trim('"') == kv.Value));
 }

@@ -3,7 +3,7 @@
 Warm up (one call, then until 3 calls and 0.25 s, or 2 s in all), then time --reps calls one by one
 with perf_counter and report the median as one JSON line {impl, case, name, shape, median_ms, throughput, unit, work,
 threads, round}. Shapes come from benchmarks/cases.json ("full", or "small" with --small); --max-tokens skips shapes
-whose batch × length exceeds it.
+whose batch × length exceeds it; --where key=value,... keeps the shapes whose listed keys have those values.
 """
 import argparse
 import json
@@ -21,21 +21,30 @@ def parse_args(description):
     p.add_argument("--small", action="store_true", help="tiny shapes (smoke run)")
     p.add_argument("--json", help="also append the JSON lines to this file")
     p.add_argument("--max-tokens", type=int, default=None, help="skip shapes with batch × length above this")
+    p.add_argument("--where", default=None, help="keep shapes whose listed keys have these values: key=value,...")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    global _max_tokens
+    global _max_tokens, _where
     _max_tokens = args.max_tokens
+    _where = dict(kv.split("=", 1) for kv in args.where.split(",") if kv) if args.where else None
     return args
 
 
 _max_tokens = None
+_where = None
+
+
+def _matches(s):
+    if _max_tokens is not None and s.get("batch", 1) * s.get("length", 1) > _max_tokens:
+        return False
+    return _where is None or all(k not in s or json.dumps(s[k]).strip('"') == v for k, v in _where.items())
 
 
 def shapes(case, small):
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cases.json")
     with open(path) as f:
         listed = json.load(f)[case]["small" if small else "full"]
-    return [s for s in listed if _max_tokens is None or s.get("batch", 1) * s.get("length", 1) <= _max_tokens]
+    return [s for s in listed if _matches(s)]
 
 
 def measure(fn, reps):
