@@ -7,7 +7,9 @@ Per (case, name, shape) and implementation, the time is the median over rounds o
 the fastest round's median (on a shared, noisy machine the best round shows what each side achieves undisturbed).
 ratio = PyTorch time / Ssm time (> 1: Ssm faster). Fractions of the limit use the best round of the machine limits measured by
 the .NET side: GFLOP/s against the FMA peak, GB/s against the STREAM-style triad bandwidth. Rows whose results carry a
-"flops" count (memory-unit cases such as the SSD scan) get a second table with their GFLOP/s against the FMA peak.
+"flops" count (memory-unit cases such as the SSD scan) get a second table with their GFLOP/s against the FMA peak. A
+third table compares the median process CPU time per call (cpu_ms, all threads): on a loaded machine the CPU time of a
+one-thread run barely depends on the load, while wall times of both sides swing with it.
 """
 import json
 import statistics
@@ -35,8 +37,11 @@ def main(paths):
                     limits.setdefault(r["name"], []).append(r)
                     continue
                 key = (r["case"], r["name"], r["shape"])
-                row = rows.setdefault(key, {"unit": r["unit"], "work": r["work"], "flops": r.get("flops"), "ssm": [], "torch": []})
+                row = rows.setdefault(key, {"unit": r["unit"], "work": r["work"], "flops": r.get("flops"), "ssm": [], "torch": [],
+                                            "cpu": {"ssm": [], "torch": []}})
                 row[r["impl"]].append(r["median_ms"])
+                if r.get("cpu_ms") is not None:
+                    row["cpu"][r["impl"]].append(r["cpu_ms"])
 
     best = {name: max(x["throughput"] for x in rs) for name, rs in limits.items()}
     units = {name: rs[0]["unit"] for name, rs in limits.items()}
@@ -81,6 +86,17 @@ def main(paths):
             ft = row["flops"] / t / 1e6 if t else None
             pct = lambda x: fmt(100 * x / peak if x and peak else None, 0) + "%"
             print(f"| {case} | {name} | {shape} | {fmt(fs, 1)} | {fmt(ft, 1)} | {pct(fs)} | {pct(ft)} |")
+
+    cpu_rows = [(key, row) for key, row in rows.items() if row["cpu"]["ssm"] and row["cpu"]["torch"]]
+    if cpu_rows:
+        print()
+        print("| case | op | shape | Ssm CPU ms | PyTorch CPU ms | PyTorch/Ssm (CPU time) | best: Ssm CPU ms | best: PyTorch CPU ms | best: PyTorch/Ssm (CPU time) |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        for (case, name, shape), row in cpu_rows:
+            s, t = ms(row["cpu"]["ssm"]), ms(row["cpu"]["torch"])
+            bs, bt = min(row["cpu"]["ssm"]), min(row["cpu"]["torch"])
+            print(f"| {case} | {name} | {shape} | {fmt(s)} | {fmt(t)} | {fmt(t / s if s else None, 2)} | "
+                  f"{fmt(bs)} | {fmt(bt)} | {fmt(bt / bs if bs else None, 2)} |")
 
 
 if __name__ == "__main__":

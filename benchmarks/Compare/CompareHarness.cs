@@ -27,8 +27,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 /// <summary>
 /// The compare mode: for each case, warm up (one call, then until 3 calls and 0.25 s so tiered JIT has settled, or 2 s
 /// in all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
-/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c> (plus <c>flops</c> when the case
-/// counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
+/// <c>{impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads, round}</c> (cpu_ms: the median process
+/// CPU time, all threads; plus <c>flops</c> when the case counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
 /// shapes whose listed keys (when present) have those values. The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
@@ -86,11 +86,12 @@ internal static class CompareHarness
         {
             using (c)
             {
-                double median = Measure(c.Run, reps);
+                var (median, cpu) = MeasureWithCpu(c.Run, reps);
                 var record = new Dictionary<string, object>
                 {
                     ["impl"] = "ssm", ["case"] = c.Case, ["name"] = c.Name, ["shape"] = c.Shape,
-                    ["median_ms"] = Math.Round(median * 1e3, 6), ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
+                    ["median_ms"] = Math.Round(median * 1e3, 6), ["cpu_ms"] = Math.Round(cpu * 1e3, 6),
+                    ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
                 };
                 if (c.Flops is double flops) record["flops"] = flops;
@@ -103,19 +104,40 @@ internal static class CompareHarness
     }
 
     /// <summary>Median wall time (seconds) of <paramref name="reps"/> calls after a warm-up.</summary>
-    public static double Measure(Action run, int reps)
+    public static double Measure(Action run, int reps) => MeasureWithCpu(run, reps).Wall;
+
+    /// <summary>
+    /// Medians of the wall time and of the process CPU time (all threads; seconds) of <paramref name="reps"/> calls after
+    /// a warm-up. On a loaded machine the CPU time of a one-thread run barely depends on the load, unlike the wall time.
+    /// </summary>
+    public static (double Wall, double Cpu) MeasureWithCpu(Action run, int reps)
     {
         var warm = Stopwatch.StartNew();
         for (int calls = 0; calls < 1 || ((calls < 3 || warm.Elapsed.TotalSeconds < 0.25) && warm.Elapsed.TotalSeconds < 2.0); calls++) run();
         var times = new double[Math.Max(1, reps)];
+        var cpu = new double[times.Length];
         for (int r = 0; r < times.Length; r++)
         {
+            var c0 = ProcessCpu();
             long t0 = Stopwatch.GetTimestamp();
             run();
             times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu[r] = (ProcessCpu() - c0).TotalSeconds;
         }
-        Array.Sort(times);
-        return times.Length % 2 == 1 ? times[times.Length / 2] : 0.5 * (times[times.Length / 2 - 1] + times[times.Length / 2]);
+        return (Median(times), Median(cpu));
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    private static double Median(double[] values)
+    {
+        Array.Sort(values);
+        int n = values.Length;
+        return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
     }
 
     /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>

@@ -1,9 +1,10 @@
 """Shared harness of the PyTorch peers: the same protocol as the .NET compare mode (Compare/CompareHarness.cs).
 
-Warm up (one call, then until 3 calls and 0.25 s, or 2 s in all), then time --reps calls one by one
-with perf_counter and report the median as one JSON line {impl, case, name, shape, median_ms, throughput, unit, work,
-threads, round}. Shapes come from benchmarks/cases.json ("full", or "small" with --small); --max-tokens skips shapes
-whose batch × length exceeds it; --where key=value,... keeps the shapes whose listed keys have those values.
+Warm up (one call, then until 3 calls and 0.25 s, or 2 s in all), then time --reps calls one by one with perf_counter
+and report the median as one JSON line {impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads,
+round} (cpu_ms: the median process CPU time, all threads). Shapes come from benchmarks/cases.json ("full", or "small"
+with --small); --max-tokens skips shapes whose batch × length exceeds it; --where key=value,... keeps the shapes whose
+listed keys have those values.
 """
 import argparse
 import json
@@ -47,20 +48,32 @@ def shapes(case, small):
     return [s for s in listed if _matches(s)]
 
 
+def _median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 == 1 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+
+
+_last_cpu = None
+
+
 def measure(fn, reps):
-    """Median wall time (seconds) of `reps` calls after a warm-up."""
+    """Median wall time (seconds) of `reps` calls after a warm-up; the median process CPU time (all threads) of the
+    same calls is kept for the next emit() (on a loaded machine a one-thread run's CPU time barely depends on load)."""
+    global _last_cpu
     start, calls = time.perf_counter(), 0
     while calls < 1 or ((calls < 3 or time.perf_counter() - start < 0.25) and time.perf_counter() - start < 2.0):
         fn()
         calls += 1
-    times = []
+    times, cpu = [], []
     for _ in range(max(1, reps)):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    times.sort()
-    n = len(times)
-    return times[n // 2] if n % 2 == 1 else 0.5 * (times[n // 2 - 1] + times[n // 2])
+        cpu.append(time.process_time() - c0)
+    _last_cpu = _median(cpu)
+    return _median(times)
 
 
 def emit(args, case, name, shape, median, work, unit, flops=None):
@@ -68,6 +81,7 @@ def emit(args, case, name, shape, median, work, unit, flops=None):
     flops (optional): floating-point operations of one call, for a GFLOP/s column next to a non-flop unit."""
     record = {
         "impl": "torch", "case": case, "name": name, "shape": shape, "median_ms": round(median * 1e3, 6),
+        "cpu_ms": round(_last_cpu * 1e3, 6) if _last_cpu is not None else None,
         "throughput": round(work / median / 1e9, 3), "unit": unit, "work": work, "threads": torch.get_num_threads(),
         "round": args.round,
     }
