@@ -3,11 +3,13 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Ssm.Benchmarks.Compare;
+using Ssm.Benchmarks.Gpu;
+using Ssm.Benchmarks.Profile;
 
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Four modes:
+/// Entry point. Six modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
@@ -15,6 +17,10 @@ namespace Ssm.Benchmarks;
 /// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
 /// <item><c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention compare rows as a markdown table and log-log
 /// plots of time and memory against L (<see cref="AttentionReport"/>).</item>
+/// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
+/// (<see cref="Mamba2Profile"/>).</item>
+/// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
+/// GPU timings of the main kernels, as JSON (<see cref="GpuRunner"/>; benchmarks/gpu/run.sh on the GPU machine).</item>
 /// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
 /// sizes, to keep the benchmarks from rotting; numbers are meaningless.</item>
 /// </list>
@@ -28,11 +34,15 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
         if (args.Length > 0 && args[0] == "attention-report") return AttentionReport.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);
         if (args.Contains("--smoke"))
         {
             Smoke = true;
+            // Numbers of a smoke run are meaningless, so a Debug build (e.g. tests run without -c Release) may run it too.
             var config = ManualConfig.Create(DefaultConfig.Instance)
                 .AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance))
+                .WithOptions(ConfigOptions.DisableOptimizationsValidator)
                 .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke"));
             var summaries = BenchmarkRunner.Run(typeof(Program).Assembly, config);
             bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));

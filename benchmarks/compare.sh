@@ -2,11 +2,13 @@
 # Side-by-side comparison of Ssm (.NET) with the PyTorch peer on this machine, same shapes, same thread count,
 # alternating rounds. Prints a table (report.py) and leaves the raw JSON lines and the table in the output folder.
 #
-#   benchmarks/compare.sh [--threads N] [--rounds R] [--reps R] [--small] [--out DIR] [CASE ...]
+#   benchmarks/compare.sh [--threads N] [--rounds R] [--reps R] [--small] [--max-tokens N] [--where k=v,..] [--out DIR] [CASE ...]
 #
 # CASE is a name with a peer script benchmarks/peer/CASE.py and a .NET compare case of the same name
-# (benchmarks/Compare/, shapes in benchmarks/cases.json); default: every peer script. The machine limits (FMA peak,
-# triad bandwidth) are measured by the .NET side in every round.
+# (benchmarks/Compare/, shapes in benchmarks/cases.json); default: every peer script (peer/common.py and modules named
+# _*.py are shared code, not cases). --max-tokens skips shapes whose batch × length exceeds N (memory and time on small
+# machines); --where keeps the shapes whose listed cases.json keys have those values (e.g. d_model=768,length=4096).
+# The machine limits (FMA peak, triad bandwidth) are measured by the .NET side in every round.
 # The peer is Debian's python3-torch with libopenblas0-pthread (installed here with apt when missing), OpenBLAS pinned
 # to the right core type (it misdetects some AVX-512 CPUs) and to N threads, like torch and the .NET side.
 set -euo pipefail
@@ -17,6 +19,8 @@ threads="${SSM_THREADS:-$(nproc)}"
 rounds=3
 reps=7
 small=""
+maxtok=()
+where=()
 out="$root/out/compare"
 cases=()
 while (($#)); do
@@ -25,8 +29,10 @@ while (($#)); do
     --rounds) rounds="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
     --small) small="--small"; shift ;;
+    --max-tokens) maxtok=(--max-tokens "$2"); shift 2 ;;
+    --where) where=(--where "$2"); shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     *) cases+=("$1"); shift ;;
   esac
@@ -34,7 +40,7 @@ done
 if ((${#cases[@]} == 0)); then
   for f in "$here"/peer/*.py; do
     name="$(basename "$f" .py)"
-    [[ "$name" == common ]] || cases+=("$name")
+    [[ "$name" == common || "$name" == _* ]] || cases+=("$name")
   done
 fi
 for c in "${cases[@]}"; do
@@ -65,12 +71,13 @@ results="$out/results.jsonl"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores; threads: $threads"
   echo "dotnet: $(dotnet --version); torch: $("$python" -c 'import torch; print(torch.__version__)'); OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
-  echo "command: benchmarks/compare.sh --threads $threads --rounds $rounds --reps $reps $small ${cases[*]}"
+  echo "command: benchmarks/compare.sh --threads $threads --rounds $rounds --reps $reps $small ${maxtok[*]} ${where[*]} ${cases[*]}"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/machine.txt"
 cat "$out/machine.txt" >&2
 
-run_ssm() { dotnet "$dll" compare "$1" --threads "$threads" --reps "$reps" --round "$2" $small --json "$results" >&2; }
-run_peer() { "$python" "$here/peer/$1.py" --threads "$threads" --reps "$reps" --round "$2" $small --json "$results" >&2; }
+run_ssm() { dotnet "$dll" compare "$1" --threads "$threads" --reps "$reps" --round "$2" $small "${maxtok[@]}" "${where[@]}" --json "$results" >&2; }
+run_peer() { "$python" "$here/peer/$1.py" --threads "$threads" --reps "$reps" --round "$2" $small "${maxtok[@]}" "${where[@]}" --json "$results" >&2; }
 
 for ((r = 0; r < rounds; r++)); do
   echo "== round $((r + 1))/$rounds" >&2
@@ -81,4 +88,5 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 { cat "$out/machine.txt"; echo; python3 "$here/report.py" "$results"; } | tee "$out/table.md"

@@ -15,6 +15,9 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
     /// <summary>Tensors to release after the measurement.</summary>
     public IDisposable[] Resources { get; init; } = Array.Empty<IDisposable>();
 
+    /// <summary>Flops of one call when <see cref="Unit"/> is not GFLOP/s (reported as an extra "flops" field), else null.</summary>
+    public double? Flops { get; init; }
+
     public void Dispose()
     {
         foreach (var r in Resources) r.Dispose();
@@ -22,10 +25,11 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 }
 
 /// <summary>
-/// The compare mode: for each case, warm up (at least 3 calls and 0.25 s, so tiered JIT has settled), then time
-/// <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
-/// <c>{impl, case, name, shape, median_ms, throughput, unit, work, threads, round}</c>, plus <c>peak_rss_mb</c> (the
-/// process's peak resident memory during the case, where Linux can reset it; <see cref="PeakMemory"/>). The PyTorch peers in
+/// The compare mode: for each case, warm up (one call, then until 3 calls and 0.25 s so tiered JIT has settled, or 2 s
+/// in all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
+/// <c>{impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads, round}</c> (cpu_ms: the median process
+/// CPU time, all threads; plus <c>flops</c> when the case counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
+/// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>). The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -38,6 +42,9 @@ internal static class CompareHarness
         ["attention"] = AttentionCompare.Cases,
         ["s4d"] = S4DCompare.Cases,
         ["s4d_phases"] = S4DCompare.Phases,
+        ["mamba2"] = Mamba2Compare.Layer,
+        ["mamba2_step"] = Mamba2Compare.Step,
+        ["ssd_scan"] = Mamba2Compare.Scan,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -56,12 +63,17 @@ internal static class CompareHarness
                 case "--round": round = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--json": json = args[++i]; break;
                 case "--small": small = true; break;
+                case "--max-tokens": MaxTokens = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--where":
+                    Where = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2))
+                        .ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+                    break;
                 case "all": cases.AddRange(Factories.Keys); break;
                 default:
                     if (args[i].StartsWith("--", StringComparison.Ordinal) || !Factories.ContainsKey(args[i]))
                     {
                         Console.Error.WriteLine($"compare: unknown argument '{args[i]}'. Usage: compare CASE.. [--threads N] [--reps R] " +
-                            $"[--round I] [--json FILE] [--small]; cases: all, {string.Join(", ", Factories.Keys)}.");
+                            $"[--round I] [--json FILE] [--small] [--max-tokens N] [--where key=value,..]; cases: all, {string.Join(", ", Factories.Keys)}.");
                         return 2;
                     }
                     cases.Add(args[i]);
@@ -78,15 +90,17 @@ internal static class CompareHarness
             using (c)
             {
                 PeakMemory.Reset();
-                double median = Measure(c.Run, reps);
-                var fields = new Dictionary<string, object>
+                var (median, cpu) = MeasureWithCpu(c.Run, reps);
+                var record = new Dictionary<string, object>
                 {
                     ["impl"] = "ssm", ["case"] = c.Case, ["name"] = c.Name, ["shape"] = c.Shape,
-                    ["median_ms"] = Math.Round(median * 1e3, 6), ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
+                    ["median_ms"] = Math.Round(median * 1e3, 6), ["cpu_ms"] = Math.Round(cpu * 1e3, 6),
+                    ["throughput"] = Math.Round(c.Work / median / 1e9, 3),
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
                 };
-                if (PeakMemory.ResidentMiB() is double peak) fields["peak_rss_mb"] = Math.Round(peak, 1);
-                var line = JsonSerializer.Serialize(fields);
+                if (PeakMemory.ResidentMiB() is double peak) record["peak_rss_mb"] = Math.Round(peak, 1);
+                if (c.Flops is double flops) record["flops"] = flops;
+                var line = JsonSerializer.Serialize(record);
                 Console.WriteLine(line);
                 sink?.WriteLine(line);
             }
@@ -95,22 +109,54 @@ internal static class CompareHarness
     }
 
     /// <summary>Median wall time (seconds) of <paramref name="reps"/> calls after a warm-up.</summary>
-    public static double Measure(Action run, int reps)
+    public static double Measure(Action run, int reps) => MeasureWithCpu(run, reps).Wall;
+
+    /// <summary>
+    /// Medians of the wall time and of the process CPU time (all threads; seconds) of <paramref name="reps"/> calls after
+    /// a warm-up. On a loaded machine the CPU time of a one-thread run barely depends on the load, unlike the wall time.
+    /// </summary>
+    public static (double Wall, double Cpu) MeasureWithCpu(Action run, int reps)
     {
         var warm = Stopwatch.StartNew();
-        for (int calls = 0; calls < 3 || warm.Elapsed.TotalSeconds < 0.25; calls++) run();
+        for (int calls = 0; calls < 1 || ((calls < 3 || warm.Elapsed.TotalSeconds < 0.25) && warm.Elapsed.TotalSeconds < 2.0); calls++) run();
         var times = new double[Math.Max(1, reps)];
+        var cpu = new double[times.Length];
         for (int r = 0; r < times.Length; r++)
         {
+            var c0 = ProcessCpu();
             long t0 = Stopwatch.GetTimestamp();
             run();
             times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            cpu[r] = (ProcessCpu() - c0).TotalSeconds;
         }
-        Array.Sort(times);
-        return times.Length % 2 == 1 ? times[times.Length / 2] : 0.5 * (times[times.Length / 2 - 1] + times[times.Length / 2]);
+        return (Median(times), Median(cpu));
     }
 
-    /// <summary>The "full" or "small" shape list of a case in cases.json.</summary>
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    private static double Median(double[] values)
+    {
+        Array.Sort(values);
+        int n = values.Length;
+        return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    }
+
+    /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
+    public static long? MaxTokens { get; private set; }
+
+    /// <summary>Shape filter of <c>--where</c>: key → value as written in cases.json; null: every shape.</summary>
+    public static Dictionary<string, string>? Where { get; private set; }
+
+    /// <summary>
+    /// The "full" or "small" shape list of a case in cases.json, without shapes over <see cref="MaxTokens"/> or not
+    /// matching <see cref="Where"/>.
+    /// </summary>
     public static IEnumerable<JsonNode> ShapeList(JsonNode caseShapes, bool small)
-        => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!);
+        => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!)
+            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens)
+            .Where(n => Where is null || Where.All(kv => n[kv.Key] is not JsonNode v || v.ToJsonString().Trim('"') == kv.Value));
 }

@@ -63,6 +63,46 @@ public static class SsdScan
     }
 
     /// <summary>
+    /// One recurrent step for a single token (decoding), fused in one kernel: per (batch b, head h), in place on
+    /// <paramref name="state"/> [batch, heads, headdim, state],
+    /// <code>
+    ///   s ← exp(Δ·a_h)·s + Δ·x B_gᵀ,   y = s C_g + D_h·x        (g = h / (heads / groups))
+    /// </code>
+    /// Shapes: <paramref name="x"/> [batch, heads, headdim], <paramref name="dt"/> [batch, heads], <paramref name="a"/>
+    /// [heads], <paramref name="B"/> and <paramref name="C"/> [batch, groups, state], <paramref name="D"/> [heads] or
+    /// null. Δ = <paramref name="dt"/> (already positive) when <paramref name="dtBias"/> is null; with
+    /// <paramref name="dtBias"/> [heads], <paramref name="dt"/> holds the raw values and Δ = softplus(dt + dtBias) is
+    /// formed in the kernel (mamba_ssm's selective_state_update with dt_bias and dt_softplus). Returns y
+    /// [batch, heads, headdim]. Equals <see cref="Forward"/> over a sequence of length 1 with the state as initial state.
+    /// </summary>
+    public static Tensor Step(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D, Tensor? dtBias = null)
+    {
+        const string op = "SsdScan.Step";
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(x);
+        Guard.DType(op, x, "x", DType.Float32);
+        Guard.Rank(op, x, "x", 3, "[batch, heads, headdim]");
+        int batch = x.Size(0), heads = x.Size(1), headdim = x.Size(2);
+        CheckTensor(op, x, dt, "dt", new[] { batch, heads }, "[batch, heads]");
+        CheckTensor(op, x, a, "a", new[] { heads }, "[heads]");
+        Guard.Rank(op, B, "B", 3, "[batch, groups, state]");
+        CheckTensor(op, x, B, "B", new[] { batch, -1, -1 }, "[batch, groups, state]");
+        int groups = B.Size(1), n = B.Size(2);
+        CheckTensor(op, x, C, "C", new[] { batch, groups, n }, "[batch, groups, state] (like B)");
+        Guard.That(groups > 0 && heads % groups == 0, op, "B",
+            $"heads ({heads}, dimension 1 of x) must be a multiple of groups ({groups}, dimension 1 of B).");
+        if (D is not null) CheckTensor(op, x, D, "D", new[] { heads }, "[heads]");
+        if (dtBias is not null) CheckTensor(op, x, dtBias, "dtBias", new[] { heads }, "[heads]");
+        CheckTensor(op, x, state, "state", new[] { batch, heads, headdim, n }, "[batch, heads, headdim, state]");
+        var d = new SsdStepDims(batch, heads, headdim, groups, n, D is not null, dtBias is not null);
+        var y = Tensor.Empty(x.Shape, DType.Float32, x.Device);
+        if (y.Length == 0) return y;
+        if (x.Device.IsIlgpu) SsdStepGpu.Step(d, state, x, dt, a, B, C, D, dtBias, y);
+        else SsdStepCpu.Step(d, state, x, dt, a, B, C, D, dtBias, y);
+        return y;
+    }
+
+    /// <summary>
     /// The plain sequential recurrence with double-precision state (a test oracle, slow): same arguments and results as
     /// <see cref="Forward"/> without the chunk length. Runs on the host; results are on the inputs' device.
     /// </summary>
@@ -174,4 +214,23 @@ internal readonly struct SsdDims
 
     /// <summary>Offset of cum[b, h, c, 0] in a [batch, heads, chunks, chunk] buffer.</summary>
     public int Cum(int b, int h, int c) => ((b * Heads + h) * Chunks + c) * Chunk;
+}
+
+/// <summary>Sizes of one <see cref="SsdScan.Step"/> (also the ILGPU kernel's parameter block).</summary>
+internal readonly struct SsdStepDims
+{
+    public readonly int Batch, Heads, HeadDim, Groups, State, HasD, HasDtBias;
+
+    public SsdStepDims(int batch, int heads, int headdim, int groups, int state, bool hasD, bool hasDtBias)
+    {
+        Batch = batch; Heads = heads; HeadDim = headdim; Groups = groups; State = state;
+        HasD = hasD ? 1 : 0;
+        HasDtBias = hasDtBias ? 1 : 0;
+    }
+
+    /// <summary>Group of head <paramref name="h"/>.</summary>
+    public int Group(int h) => h / (Heads / Groups);
+
+    /// <summary>Δ from the dt input: softplus(raw + bias) when a dt bias was given, else raw.</summary>
+    public float Delta(float raw, float bias) => HasDtBias != 0 ? ScalarMath.Softplus(raw + bias) : raw;
 }
