@@ -109,8 +109,8 @@ public sealed class Mamba2 : Module
         var parts = F.Split(zxbcdt, new[] { c.DInner, c.ConvDim, c.NHeads }, -1);
         Variable z = parts[0], xBC = parts[1], dtRaw = parts[2];
 
-        // The graph keeps a copy of the incoming conv state: the state itself is overwritten below.
-        Tensor? convIn = state?.ConvState.Clone();
+        // With autograd on, the graph keeps a copy of the incoming conv state: the state itself is overwritten below.
+        Tensor? convIn = state is null ? null : Autograd.IsGradEnabled ? state.ConvState.Clone() : state.ConvState;
         Tensor? nextConv = state is null ? null : Ssm.Kernels.Conv1d.StateFromPrefix(xBC.Data, c.DConv, state.ConvState);
         var xbc = Conv1d.Forward(xBC, silu: true, initialState: convIn);
         var xs = F.Split(xbc, new[] { c.DInner, c.NGroups * c.DState, c.NGroups * c.DState }, -1);

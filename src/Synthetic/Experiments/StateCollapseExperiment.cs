@@ -17,7 +17,7 @@ namespace Ssm.Synthetic.Experiments;
 // batch/K streams, so both models see the same number of training tokens), then
 // evaluate both at 1×…16× T over a grid of needle depths with and without each training-free mitigation (RRI, sliding
 // window of T tokens by state difference, state normalization with a bound calibrated on the states seen up to T),
-// and trace the state statistics of every configuration along one long sequence.
+// and trace the state statistics of every configuration along long sequences whose needle comes first.
 
 /// <summary>Settings of <see cref="StateCollapseExperiment"/> (the CLI's <c>ssm experiment state-collapse</c> options).</summary>
 public sealed record StateCollapseOptions
@@ -227,10 +227,11 @@ public static class StateCollapseExperiment
         return (model, result);
     }
 
-    // Sequences for the state traces: a fixed held-out batch at the longest length.
+    // Sequences for the state traces: 4 held-out examples at the longest length with the needle first (depth 0), so the
+    // traces from T on show the filler piling into the state and α_{1:t} is the needle's own retention.
     private static Tensor DiagnosticIds(PasskeyTokenTask task, StateCollapseOptions o, int length, Device device)
     {
-        var b = task.Sample(new Rng(o.Seed ^ 0xD1A6), 4, length, DataSplit.Test);
+        var b = task.SampleAtDepth(new Rng(o.Seed ^ 0xD1A6), 4, length, 0);
         return Tensor.From(b.Inputs, new[] { b.Batch, b.Length }, device).DetachFromScope();
     }
 

@@ -312,3 +312,42 @@ public sealed class StateMitigationTests
         Assert.Contains(text, e.Message);
     }
 }
+
+[Collection("ilgpu")]
+public sealed class StateMitigationIlgpuTests
+{
+    private static MambaLMHeadModel Model(Device device) => new(new MambaLMConfig
+    {
+        DModel = 8, NLayer = 2, VocabSize = 20,
+        Mixer = new Mamba2Config { DModel = 8, DState = 4, HeadDim = 4, DConv = 3, ChunkSize = 4, AInitRange = (0.5, 2), DtMin = 0.05, DtMax = 0.3 },
+    }, new Rng(91), device);
+
+    [Theory]
+    [InlineData("rri:0.9,0.75")]
+    [InlineData("window:3")]
+    [InlineData("normalize:0.2")]
+    public void MitigationsGiveTheSameResultsOnIlgpu(string mitigation)
+    {
+        var m = StateMitigation.Parse(mitigation);
+        var rng = new Rng(92);
+        var ids = Enumerable.Range(0, 2 * 9).Select(_ => rng.Next(20)).ToArray();
+        (float[] Prefill, float[] Steps, float[] Readout, float[] Retention) Run(Device device)
+        {
+            var model = Model(device);
+            model.Mitigation = m;
+            using var noGrad = Autograd.NoGrad();
+            var t = Tensor.From(ids, new[] { 2, 9 }, device);
+            using var cache = model.AllocateCache(2);
+            var first = model.Forward(Layout.Narrow(t, 1, 0, 5), cache).Data.ToArray();
+            var steps = new List<float>(first);
+            for (int i = 5; i < 9; i++) steps.AddRange(model.Step(cache, Layout.Narrow(t, 1, i, 1).Reshape(2)).ToArray());
+            return (model.Forward(t).Data.ToArray(), steps.ToArray(), cache.Layers[1].ReadoutState().ToArray(), cache.Layers[1].LogRetention.ToArray());
+        }
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(TestDevices.Get("w4x4"));
+        Close.All(cpu.Prefill, gpu.Prefill, 1e-4, 1e-5, $"{m}: parallel");
+        Close.All(cpu.Steps, gpu.Steps, 1e-4, 1e-5, $"{m}: prefill + steps");
+        Close.All(cpu.Readout, gpu.Readout, 1e-4, 1e-5, $"{m}: readout state");
+        Close.All(cpu.Retention, gpu.Retention, 1e-5, 1e-5, $"{m}: retention");
+    }
+}
