@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Ssm.Kernels;
 
@@ -20,8 +21,10 @@ internal static unsafe class MatMulCpu
     private const int KC = 256;
     /// <summary>Most rows of a packed A block (MC×KC floats ≈ 144 KiB, kept in L2).</summary>
     private const int MCMax = 144;
-    /// <summary>Most columns of a packed B block (KC×NC floats = 4 MiB, kept in L3).</summary>
+    /// <summary>Most columns of a packed B block.</summary>
     private const int NCMax = 4096;
+    /// <summary>Most floats of packed B at once (K×NC; 64 MiB).</summary>
+    private const int PackedBMax = 1 << 24;
     /// <summary>Products with M·N·K up to this use the direct loops.</summary>
     private const long SmallWork = 32 * 1024;
     /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
@@ -87,42 +90,46 @@ internal static unsafe class MatMulCpu
         if (threads > 1 && m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
         int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
         mBlocks = Ceil(m, mc);
-        int ncMax = Math.Min(NCMax, Ceil(n, nr) * nr);
-        var bBuffer = Rent(KC * ncMax);
+        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats).
+        int ncMax = Math.Max(nr, Math.Min(NCMax, PackedBMax / k / nr * nr));
+        int slices = Ceil(k, KC);
+        var bBuffer = Rent(k * Math.Min(ncMax, Ceil(n, nr) * nr));
         try
         {
             float* bPacked = Aligned(bBuffer);
-            for (int jc = 0; jc < n; jc += NCMax)
+            for (int jc = 0; jc < n; jc += ncMax)
             {
-                int nc = Math.Min(NCMax, n - jc), panels = Ceil(nc, nr);
-                // Few row blocks: split the column panels too so every worker has work.
-                int nSplits = Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
-                if (threads == 1) nSplits = 1;
-                for (int pc = 0; pc < k; pc += KC)
+                int nc = Math.Min(ncMax, n - jc), panels = Ceil(nc, nr);
+                long sliceStride = (long)KC * panels * nr; // packed slice s starts at s·sliceStride; panel q of it at q·kc·nr
+                int jcc = jc;
+                ForRange(slices * panels, threads > 1 && (long)k * nc >= 1 << 15, (s, e) =>
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    float betaK = pc == 0 ? g.Beta : 1f;
-                    int jcc = jc, pcc = pc;
-                    ForRange(panels, threads > 1 && (long)kc * nc >= 1 << 14, (s, e) =>
+                    for (int item = s; item < e; item++)
                     {
-                        for (int q = s; q < e; q++)
-                            PackB(g, pcc, kc, jcc + q * nr, Math.Min(nr, jcc + nc - (jcc + q * nr)), nr, bPacked + (long)q * kc * nr);
-                    });
-                    ForEach(mBlocks * nSplits, threads > 1, task =>
+                        int slice = item / panels, q = item % panels, pc = slice * KC, kc = Math.Min(KC, k - pc), j0 = jcc + q * nr;
+                        PackB(g, pc, kc, j0, Math.Min(nr, jcc + nc - j0), nr, bPacked + slice * sliceStride + (long)q * kc * nr);
+                    }
+                });
+                // Few row blocks: split the column panels too so that every worker has work.
+                int nSplits = threads == 1 ? 1 : Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
+                ForEach(mBlocks * nSplits, threads > 1, task =>
+                {
+                    int i0 = task / nSplits * mc, rows = Math.Min(mc, m - i0), js = task % nSplits;
+                    int q0 = (int)((long)panels * js / nSplits), q1 = (int)((long)panels * (js + 1) / nSplits);
+                    var aBuffer = Rent(Ceil(rows, mr) * mr * KC);
+                    try
                     {
-                        int ib = task / nSplits, js = task % nSplits;
-                        int i0 = ib * mc, rows = Math.Min(mc, m - i0);
-                        int q0 = (int)((long)panels * js / nSplits), q1 = (int)((long)panels * (js + 1) / nSplits);
-                        var aBuffer = Rent(Ceil(rows, mr) * mr * kc);
-                        try
+                        float* aPacked = Aligned(aBuffer);
+                        float* tile = stackalloc float[8 * 32];
+                        for (int slice = 0; slice < slices; slice++)
                         {
-                            float* aPacked = Aligned(aBuffer);
-                            PackA(g, i0, rows, pcc, kc, mr, aPacked);
-                            float* tile = stackalloc float[8 * 32];
+                            int pc = slice * KC, kc = Math.Min(KC, k - pc);
+                            float beta = pc == 0 ? g.Beta : 1f;
+                            PackA(g, i0, rows, pc, kc, mr, aPacked);
                             for (int q = q0; q < q1; q++)
                             {
                                 int j0 = jcc + q * nr, cols = Math.Min(nr, jcc + nc - j0);
-                                float* bp = bPacked + (long)q * kc * nr;
+                                float* bp = bPacked + slice * sliceStride + (long)q * kc * nr;
                                 for (int ir = 0; ir < rows; ir += mr)
                                 {
                                     int r = Math.Min(mr, rows - ir);
@@ -130,24 +137,25 @@ internal static unsafe class MatMulCpu
                                     float* cp = g.C + (long)(i0 + ir) * n + j0;
                                     if (r == mr && cols == nr)
                                     {
-                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, betaK);
-                                        else Kernel6x16(kc, ap, bp, cp, n, betaK);
+                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, beta);
+                                        else Kernel6x16(kc, ap, bp, cp, n, beta);
                                         continue;
                                     }
+                                    // Edge tile: compute the full tile aside, then merge the valid part.
                                     if (wide) Kernel8x32(kc, ap, bp, tile, nr, 0f);
                                     else Kernel6x16(kc, ap, bp, tile, nr, 0f);
                                     for (int rr = 0; rr < r; rr++)
                                     for (int cc = 0; cc < cols; cc++)
                                     {
                                         float* dst = cp + (long)rr * n + cc;
-                                        *dst = betaK == 0 ? tile[rr * nr + cc] : tile[rr * nr + cc] + betaK * *dst;
+                                        *dst = beta == 0 ? tile[rr * nr + cc] : tile[rr * nr + cc] + beta * *dst;
                                     }
                                 }
                             }
                         }
-                        finally { Return(aBuffer); }
-                    });
-                }
+                    }
+                    finally { Return(aBuffer); }
+                });
             }
         }
         finally { Return(bBuffer); }
@@ -167,8 +175,16 @@ internal static unsafe class MatMulCpu
             }
             return;
         }
-        // B is N×K: column j of op(B) is a contiguous run of B.
-        for (int j = 0; j < nr; j++)
+        // B is N×K: column j of op(B) is a contiguous run of B; transpose 8 columns × 8 k at a time.
+        int j8 = Avx.IsSupported ? cols / 8 * 8 : 0, k8 = kc / 8 * 8;
+        for (int j = 0; j < j8; j += 8)
+        {
+            float* src = g.B + (long)(j0 + j) * g.K + pc;
+            for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * nr + j, nr, 1f);
+            for (int kk = k8; kk < kc; kk++)
+                for (int jj = 0; jj < 8; jj++) dst[kk * nr + j + jj] = src[(long)jj * g.K + kk];
+        }
+        for (int j = j8; j < nr; j++)
         {
             if (j >= cols)
             {
@@ -189,17 +205,17 @@ internal static unsafe class MatMulCpu
             int r = Math.Min(mr, rows - ir);
             if (!g.TransA)
             {
-                // A is M×K: row i of op(A) is a contiguous run of A.
-                for (int rr = 0; rr < mr; rr++)
+                // A is M×K: row i of op(A) is a contiguous run of A; transpose 8 rows × 8 k at a time.
+                float* src = g.A + (long)(i0 + ir) * g.K + pc;
+                int k8 = 0;
+                if (r == 8 && mr == 8 && Avx.IsSupported)
                 {
-                    if (rr >= r)
-                    {
-                        for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = 0f;
-                        continue;
-                    }
-                    float* src = g.A + (long)(i0 + ir + rr) * g.K + pc;
-                    for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = alpha * src[kk];
+                    k8 = kc / 8 * 8;
+                    for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * 8, 8, alpha);
                 }
+                for (int rr = 0; rr < mr; rr++)
+                for (int kk = k8; kk < kc; kk++)
+                    dst[kk * mr + rr] = rr < r ? alpha * src[(long)rr * g.K + kk] : 0f;
             }
             else
             {
@@ -208,11 +224,39 @@ internal static unsafe class MatMulCpu
                 for (int kk = 0; kk < kc; kk++, src += g.M)
                 {
                     float* d = dst + kk * mr;
+                    if (r == 8 && mr == 8)
+                    {
+                        Vector256.Store(Vector256.Load(src) * alpha, d);
+                        continue;
+                    }
                     for (int rr = 0; rr < r; rr++) d[rr] = alpha * src[rr];
                     for (int rr = r; rr < mr; rr++) d[rr] = 0f;
                 }
             }
         }
+    }
+
+    /// <summary>dst[c·dstStride + r] = scale·src[r·srcStride + c] for an 8×8 block (AVX unpack/shuffle/permute).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, float scale)
+    {
+        var s = Vector256.Create(scale);
+        Vector256<float> r0 = Avx.LoadVector256(src) * s, r1 = Avx.LoadVector256(src + srcStride) * s;
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride) * s, r3 = Avx.LoadVector256(src + 3 * srcStride) * s;
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * srcStride) * s, r5 = Avx.LoadVector256(src + 5 * srcStride) * s;
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * srcStride) * s, r7 = Avx.LoadVector256(src + 7 * srcStride) * s;
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
