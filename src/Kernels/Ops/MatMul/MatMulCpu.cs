@@ -13,7 +13,7 @@ namespace Ssm.Kernels;
 /// panels (scaled by alpha, zero-padded); a register-tiled micro-kernel then computes MR×NR tiles of C with FMAs
 /// (8×32 with Vector512, 6×16 with Vector256), keeping one B panel in L1 while A panels stream from L2. Transposes are
 /// absorbed by the packing. Work is split over row blocks (and column panels when there are few rows) with
-/// <see cref="CpuParallel"/>. Small products and matrix–vector shapes use dot/axpy loops (TensorPrimitives).
+/// <see cref="CpuParallel"/>. Matrix–vector shapes (and CPUs without SIMD) use dot/axpy loops (TensorPrimitives).
 /// </summary>
 internal static unsafe class MatMulCpu
 {
@@ -25,8 +25,8 @@ internal static unsafe class MatMulCpu
     private const int NCMax = 4096;
     /// <summary>Most floats of packed B at once (K×NC; 64 MiB).</summary>
     private const int PackedBMax = 1 << 24;
-    /// <summary>Products with M·N·K up to this use the direct loops.</summary>
-    private const long SmallWork = 32 * 1024;
+    /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
+    private const long ParallelWork = 1L << 20;
     /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
     private const long BatchSplitWork = 1L << 21;
 
@@ -71,11 +71,13 @@ internal static unsafe class MatMulCpu
         // A one-row A (or one-column B) reads the same memory transposed or not: use the contiguous form.
         if (g.M == 1 && g.TransA || g.N == 1 && !g.TransB)
             g = new Gemm(g.A, g.B, g.C, g.M, g.N, g.K, g.TransA && g.M != 1, g.TransB || g.N == 1, g.Alpha, g.Beta);
-        bool small = (long)g.M * g.N * g.K <= SmallWork || g.M <= 2 || g.N <= 2;
-        if (!small && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
-        else if (!small && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
-        else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
-        else DirectDot(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
+        parallel &= (long)g.M * g.N * g.K >= ParallelWork;
+        // Matrix–vector shapes would waste most of a register tile: dot/axpy loops instead (also without SIMD).
+        bool vectorLike = g.M <= 2 || g.N <= 2;
+        if (!vectorLike && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
+        else if (!vectorLike && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
+        else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel);
+        else DirectDot(g, parallel);
     }
 
     // ---- blocked, packed GEMM ---------------------------------------------------------------------------------------
@@ -345,7 +347,7 @@ internal static unsafe class MatMulCpu
         }
     }
 
-    // ---- direct loops (small products, matrix–vector shapes, no SIMD) -----------------------------------------------
+    // ---- direct loops (matrix–vector shapes, no SIMD) ---------------------------------------------------------------
 
     /// <summary>C[i, :] = beta·C[i, :] + Σ_k alpha·op(A)[i, k]·B[k, :] (B untransposed), over blocks of rows × columns.</summary>
     private static void DirectAxpy(Gemm g, bool parallel)
