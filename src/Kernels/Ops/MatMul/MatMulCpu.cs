@@ -8,12 +8,14 @@ using System.Runtime.Intrinsics.X86;
 namespace Ssm.Kernels;
 
 /// <summary>
-/// Managed CPU GEMM for <see cref="MatMul"/>. Large products use the Goto/BLIS scheme: for each KC-deep slice of the
-/// inner dimension, op(B) is packed into NR-wide column panels (zero-padded) and each MC-row block of op(A) into MR-row
-/// panels (scaled by alpha, zero-padded); a register-tiled micro-kernel then computes MR×NR tiles of C with FMAs
-/// (8×32 with Vector512, 6×16 with Vector256), keeping one B panel in L1 while A panels stream from L2. Transposes are
-/// absorbed by the packing. Work is split over row blocks (and column panels when there are few rows) with
-/// <see cref="CpuParallel"/>. Matrix–vector shapes (and CPUs without SIMD) use dot/axpy loops (TensorPrimitives).
+/// Managed CPU GEMM for <see cref="MatMul"/>, after the Goto/BLIS scheme. op(B) (up to NC columns at a time) is packed
+/// once into KC-deep slices of NR-wide column panels (zero-padded), in parallel. Then each task takes an MC-row block
+/// of C and, slice by slice, packs that block of op(A) into MR-row panels (scaled by alpha, zero-padded) and runs a
+/// register-tiled micro-kernel over MR×NR tiles (8×32 with Vector512 FMAs, 6×16 with Vector256), keeping one B panel
+/// in L1 while A panels stream from L2. Transposes are absorbed by the packing (8×8 AVX transposes for the strided
+/// cases). Tasks are row blocks (and column ranges when there are few rows), handed out one at a time to the
+/// <see cref="CpuDevice.Threads"/> workers. Matrix–vector shapes (and CPUs without SIMD) use dot/axpy loops
+/// (TensorPrimitives); batches of small products run one product per worker.
 /// </summary>
 internal static unsafe class MatMulCpu
 {
@@ -56,8 +58,9 @@ internal static unsafe class MatMulCpu
             }
             long sa = l.StrideA, sb = l.StrideB, sc = (long)l.M * l.N;
             Gemm Item(int i) => new(A + i * sa, B + i * sb, C + i * sc, l.M, l.N, l.K, ta, tb, alpha, beta);
-            if ((long)l.M * l.N * l.K < BatchSplitWork && CpuDevice.Threads > 1)
-                CpuParallel.For(l.Batch, 1, (s, e) =>
+            long work = (long)l.M * l.N * l.K;
+            if (work < BatchSplitWork)
+                ForRange(l.Batch, CpuDevice.Threads > 1 && work * l.Batch >= ParallelWork, (s, e) =>
                 {
                     for (int i = s; i < e; i++) Run(Item(i), parallel: false);
                 });
@@ -435,10 +438,20 @@ internal static unsafe class MatMulCpu
         else if (n > 0) body(0, n);
     }
 
+    /// <summary>Runs body(i) for i in [0, n); in parallel, each worker takes the next item from a shared counter.</summary>
     private static void ForEach(int n, bool parallel, Action<int> body)
     {
-        if (parallel) CpuParallel.Each(n, body);
-        else for (int i = 0; i < n; i++) body(i);
+        int workers = parallel ? Math.Min(n, CpuDevice.Threads) : 1;
+        if (workers <= 1)
+        {
+            for (int i = 0; i < n; i++) body(i);
+            return;
+        }
+        int next = -1;
+        CpuParallel.Each(workers, _ =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next)) body(i);
+        });
     }
 
     /// <summary>Pinned packing buffers by power-of-two size class, reused across calls (one per concurrent user).</summary>
