@@ -25,8 +25,8 @@ internal static unsafe class MatMulCpu
     private const int MCMax = 144;
     /// <summary>Most columns of a packed B block.</summary>
     private const int NCMax = 4096;
-    /// <summary>Most floats of packed B at once (K×NC; 64 MiB).</summary>
-    private const int PackedBMax = 1 << 24;
+    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it).</summary>
+    private const int PackedBMax = 1 << 20;
     /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
     private const long ParallelWork = 1L << 20;
     /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
