@@ -66,6 +66,7 @@ results="$out/results.jsonl"
   echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores; threads: $threads"
   echo "dotnet: $(dotnet --version); torch: $("$python" -c 'import torch; print(torch.__version__)'); OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
   echo "command: benchmarks/compare.sh --threads $threads --rounds $rounds --reps $reps $small ${cases[*]}"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/machine.txt"
 cat "$out/machine.txt" >&2
 
@@ -81,4 +82,5 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 { cat "$out/machine.txt"; echo; python3 "$here/report.py" "$results"; } | tee "$out/table.md"
