@@ -8,11 +8,11 @@ using System.Runtime.Intrinsics.X86;
 namespace Ssm.Kernels;
 
 /// <summary>
-/// Managed CPU GEMM for <see cref="MatMul"/>, after the Goto/BLIS scheme. op(B) (up to NC columns at a time) is packed
-/// once into KC-deep slices of NR-wide column panels (zero-padded), in parallel. Then each task takes an MC-row block
-/// of C and, slice by slice, packs that block of op(A) into MR-row panels (scaled by alpha, zero-padded) and runs a
-/// register-tiled micro-kernel over MR×NR tiles (8×32 with Vector512 FMAs, 6×16 with Vector256), keeping one B panel
-/// in L1 while A panels stream from L2. Transposes are absorbed by the packing (8×8 AVX transposes for the strided
+/// Managed CPU GEMM for <see cref="MatMul"/>, after the Goto/BLIS scheme. For each block of up to NC columns, each task
+/// takes an MC-row block of C and, for each KC-deep slice of the inner dimension, packs that block of op(A) into MR-row
+/// panels (scaled by alpha, zero-padded) and runs a register-tiled micro-kernel over MR×NR tiles (8×32 with Vector512
+/// FMAs, 6×16 with Vector256) against NR-wide packed panels of op(B) (zero-padded; each packed once, by the first task
+/// that needs it, and shared), keeping one B panel in L1 while A panels stream from L2. Transposes are absorbed by the packing (8×8 AVX transposes for the strided
 /// cases). Tasks are row blocks (and column ranges when there are few rows), handed out one at a time to the
 /// <see cref="CpuDevice.Threads"/> workers. Matrix–vector shapes (and CPUs without SIMD) use dot/axpy loops
 /// (TensorPrimitives); batches of small products run one product per worker.
@@ -106,15 +106,9 @@ internal static unsafe class MatMulCpu
             {
                 int nc = Math.Min(ncMax, n - jc), panels = Ceil(nc, nr);
                 long sliceStride = (long)KC * panels * nr; // packed slice s starts at s·sliceStride; panel q of it at q·kc·nr
+                // Each B panel is packed by the first task that needs it: 0 = not packed, 1 = being packed, 2 = ready.
+                var packState = new int[slices * panels];
                 int jcc = jc;
-                ForRange(slices * panels, threads > 1 && (long)k * nc >= 1 << 15, (s, e) =>
-                {
-                    for (int item = s; item < e; item++)
-                    {
-                        int slice = item / panels, q = item % panels, pc = slice * KC, kc = Math.Min(KC, k - pc), j0 = jcc + q * nr;
-                        PackB(g, pc, kc, j0, Math.Min(nr, jcc + nc - j0), nr, bPacked + slice * sliceStride + (long)q * kc * nr);
-                    }
-                });
                 // Few row blocks: split the column panels too so that every worker has work.
                 int nSplits = threads == 1 ? 1 : Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
                 ForEach(mBlocks * nSplits, threads > 1, task =>
@@ -135,6 +129,21 @@ internal static unsafe class MatMulCpu
                             {
                                 int j0 = jcc + q * nr, cols = Math.Min(nr, jcc + nc - j0);
                                 float* bp = bPacked + slice * sliceStride + (long)q * kc * nr;
+                                ref int state = ref packState[slice * panels + q];
+                                if (Volatile.Read(ref state) != 2)
+                                {
+                                    if (Interlocked.CompareExchange(ref state, 1, 0) == 0)
+                                    {
+                                        PackB(g, pc, kc, j0, cols, nr, bp);
+                                        Volatile.Write(ref state, 2);
+                                    }
+                                    else
+                                    {
+                                        // Another worker is packing this panel right now (it waits on nothing).
+                                        var spin = new SpinWait();
+                                        while (Volatile.Read(ref state) != 2) spin.SpinOnce();
+                                    }
+                                }
                                 for (int ir = 0; ir < rows; ir += mr)
                                 {
                                     int r = Math.Min(mr, rows - ir);
