@@ -3,8 +3,9 @@
 
 usage: report.py RESULTS.jsonl [...]
 
-Per (case, name, shape) and implementation, the time is the median over rounds of each round's median. ratio =
-PyTorch time / Ssm time (> 1: Ssm faster). Fractions of the limit use the best round of the machine limits measured by
+Per (case, name, shape) and implementation, the time is the median over rounds of each round's median; "best" is
+the fastest round's median (on a shared, noisy machine the best round shows what each side achieves undisturbed).
+ratio = PyTorch time / Ssm time (> 1: Ssm faster). Fractions of the limit use the best round of the machine limits measured by
 the .NET side: GFLOP/s against the FMA peak, GB/s against the STREAM-style triad bandwidth.
 """
 import json
@@ -48,18 +49,24 @@ def main(paths):
     print(f"threads: {', '.join(map(str, sorted(threads)))}; rounds: {len(rounds)}; limits (best round): " +
           ", ".join(f"{n} {best[n]:.1f} {units[n]}" for n in sorted(best)))
     print()
-    print("| case | op | shape | Ssm ms | PyTorch ms | PyTorch/Ssm | Ssm thrpt | PyTorch thrpt | Ssm % of limit | PyTorch % of limit |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| case | op | shape | Ssm ms | PyTorch ms | PyTorch/Ssm | Ssm thrpt | PyTorch thrpt | Ssm % of limit | "
+          "PyTorch % of limit | best: Ssm ms | best: PyTorch ms | best: PyTorch/Ssm | best: Ssm % of limit |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (case, name, shape), row in rows.items():
-        s, t = ms(row["ssm"]), ms(row["torch"])
         unit = row["unit"]
-        ts = row["work"] / s / 1e6 if s else None
-        tt = row["work"] / t / 1e6 if t else None
         limit = best.get(LIMIT_FOR_UNIT.get(unit, ""))
-        ratio = t / s if s and t else None
-        print(f"| {case} | {name} | {shape} | {fmt(s)} | {fmt(t)} | {fmt(ratio, 2)} | "
-              f"{fmt(ts, 1)} {unit} | {fmt(tt, 1)} {unit} | "
-              f"{fmt(100 * ts / limit if ts and limit else None, 0)}% | {fmt(100 * tt / limit if tt and limit else None, 0)}% |")
+
+        def cols(s, t):
+            ts = row["work"] / s / 1e6 if s else None
+            tt = row["work"] / t / 1e6 if t else None
+            ratio = t / s if s and t else None
+            pct = lambda x: fmt(100 * x / limit if x and limit else None, 0) + "%"
+            return s, t, ratio, ts, tt, pct(ts), pct(tt)
+
+        s, t, ratio, ts, tt, ps, pt = cols(ms(row["ssm"]), ms(row["torch"]))
+        bs, bt, bratio, _, _, bps, _ = cols(min(row["ssm"], default=None), min(row["torch"], default=None))
+        print(f"| {case} | {name} | {shape} | {fmt(s)} | {fmt(t)} | {fmt(ratio, 2)} | {fmt(ts, 1)} {unit} | "
+              f"{fmt(tt, 1)} {unit} | {ps} | {pt} | {fmt(bs)} | {fmt(bt)} | {fmt(bratio, 2)} | {bps} |")
 
 
 if __name__ == "__main__":
