@@ -90,9 +90,14 @@ internal static unsafe class MatMulCpu
         int mr = wide ? 8 : 6, nr = wide ? 32 : 16;
         int m = g.M, n = g.N, k = g.K;
         int threads = parallel ? CpuDevice.Threads : 1;
-        // Row blocks of at most MCMax rows, as many as a multiple of the thread count when there are rows enough.
+        // Row blocks of at most MCMax rows; with several workers, at least two per worker (of at least 4·MR rows each)
+        // and a multiple of the worker count where there are rows enough.
         int mBlocks = Ceil(m, MCMax);
-        if (threads > 1 && m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
+        if (threads > 1)
+        {
+            mBlocks = Math.Max(mBlocks, Math.Min(2 * threads, m / (4 * mr)));
+            if (m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
+        }
         int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
         mBlocks = Ceil(m, mc);
         // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats).
