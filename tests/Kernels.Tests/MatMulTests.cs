@@ -99,8 +99,9 @@ public sealed class MatMulTests
         foreach (var ta in new[] { false, true })
         foreach (var tb in new[] { false, true })
         {
-            Check(Device.Cpu, new[] { 3 }, new[] { 3 }, 7, 9, 5, ta, tb);             // small: split over the batch
+            Check(Device.Cpu, new[] { 3 }, new[] { 3 }, 7, 9, 5, ta, tb);             // tiny: one thread
             Check(Device.Cpu, new[] { 2, 2 }, new[] { 2, 2 }, 65, 70, 33, ta, tb, alpha: 0.5f, beta: 2f);
+            Check(Device.Cpu, new[] { 8 }, new[] { 8 }, 64, 70, 60, ta, tb);           // small products: split over the batch
             Check(Device.Cpu, new[] { 2 }, new[] { 2 }, 150, 140, 130, ta, tb);        // large: split each product
         }
     }

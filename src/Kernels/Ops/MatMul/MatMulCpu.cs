@@ -3,16 +3,19 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Ssm.Kernels;
 
 /// <summary>
-/// Managed CPU GEMM for <see cref="MatMul"/>. Large products use the Goto/BLIS scheme: for each KC-deep slice of the
-/// inner dimension, op(B) is packed into NR-wide column panels (zero-padded) and each MC-row block of op(A) into MR-row
-/// panels (scaled by alpha, zero-padded); a register-tiled micro-kernel then computes MR×NR tiles of C with FMAs
-/// (8×32 with Vector512, 6×16 with Vector256), keeping one B panel in L1 while A panels stream from L2. Transposes are
-/// absorbed by the packing. Work is split over row blocks (and column panels when there are few rows) with
-/// <see cref="CpuParallel"/>. Small products and matrix–vector shapes use dot/axpy loops (TensorPrimitives).
+/// Managed CPU GEMM for <see cref="MatMul"/>, after the Goto/BLIS scheme. For each block of up to NC columns, each task
+/// takes an MC-row block of C and, for each KC-deep slice of the inner dimension, packs that block of op(A) into MR-row
+/// panels (scaled by alpha, zero-padded) and runs a register-tiled micro-kernel over MR×NR tiles (8×32 with Vector512
+/// FMAs, 6×16 with Vector256) against NR-wide packed panels of op(B) (zero-padded; each packed once, by the first task
+/// that needs it, and shared), keeping one B panel in L1 while A panels stream from L2. Transposes are absorbed by the packing (8×8 AVX transposes for the strided
+/// cases). Tasks are row blocks (and column ranges when there are few rows), handed out one at a time to the
+/// <see cref="CpuDevice.Threads"/> workers. Matrix–vector shapes (and CPUs without SIMD) use dot/axpy loops
+/// (TensorPrimitives); batches of small products run one product per worker.
 /// </summary>
 internal static unsafe class MatMulCpu
 {
@@ -20,10 +23,12 @@ internal static unsafe class MatMulCpu
     private const int KC = 256;
     /// <summary>Most rows of a packed A block (MC×KC floats ≈ 144 KiB, kept in L2).</summary>
     private const int MCMax = 144;
-    /// <summary>Most columns of a packed B block (KC×NC floats = 4 MiB, kept in L3).</summary>
+    /// <summary>Most columns of a packed B block.</summary>
     private const int NCMax = 4096;
-    /// <summary>Products with M·N·K up to this use the direct loops.</summary>
-    private const long SmallWork = 32 * 1024;
+    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it).</summary>
+    private const int PackedBMax = 1 << 20;
+    /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
+    private const long ParallelWork = 1L << 20;
     /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
     private const long BatchSplitWork = 1L << 21;
 
@@ -53,8 +58,9 @@ internal static unsafe class MatMulCpu
             }
             long sa = l.StrideA, sb = l.StrideB, sc = (long)l.M * l.N;
             Gemm Item(int i) => new(A + i * sa, B + i * sb, C + i * sc, l.M, l.N, l.K, ta, tb, alpha, beta);
-            if ((long)l.M * l.N * l.K < BatchSplitWork && CpuDevice.Threads > 1)
-                CpuParallel.For(l.Batch, 1, (s, e) =>
+            long work = (long)l.M * l.N * l.K;
+            if (work < BatchSplitWork)
+                ForRange(l.Batch, CpuDevice.Threads > 1 && work * l.Batch >= ParallelWork, (s, e) =>
                 {
                     for (int i = s; i < e; i++) Run(Item(i), parallel: false);
                 });
@@ -68,11 +74,13 @@ internal static unsafe class MatMulCpu
         // A one-row A (or one-column B) reads the same memory transposed or not: use the contiguous form.
         if (g.M == 1 && g.TransA || g.N == 1 && !g.TransB)
             g = new Gemm(g.A, g.B, g.C, g.M, g.N, g.K, g.TransA && g.M != 1, g.TransB || g.N == 1, g.Alpha, g.Beta);
-        bool small = (long)g.M * g.N * g.K <= SmallWork || g.M <= 2 || g.N <= 2;
-        if (!small && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
-        else if (!small && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
-        else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
-        else DirectDot(g, parallel && 2L * g.M * g.N * g.K >= 1 << 20);
+        parallel &= (long)g.M * g.N * g.K >= ParallelWork;
+        // Matrix–vector shapes would waste most of a register tile: dot/axpy loops instead (also without SIMD).
+        bool vectorLike = g.M <= 2 || g.N <= 2;
+        if (!vectorLike && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
+        else if (!vectorLike && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
+        else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel);
+        else DirectDot(g, parallel);
     }
 
     // ---- blocked, packed GEMM ---------------------------------------------------------------------------------------
@@ -82,47 +90,65 @@ internal static unsafe class MatMulCpu
         int mr = wide ? 8 : 6, nr = wide ? 32 : 16;
         int m = g.M, n = g.N, k = g.K;
         int threads = parallel ? CpuDevice.Threads : 1;
-        // Row blocks of at most MCMax rows, as many as a multiple of the thread count when there are rows enough.
+        // Row blocks of at most MCMax rows; with several workers, at least two per worker (of at least 4·MR rows each)
+        // and a multiple of the worker count where there are rows enough.
         int mBlocks = Ceil(m, MCMax);
-        if (threads > 1 && m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
+        if (threads > 1)
+        {
+            mBlocks = Math.Max(mBlocks, Math.Min(2 * threads, m / (4 * mr)));
+            if (m >= 4 * mr * threads) mBlocks = Ceil(mBlocks, threads) * threads;
+        }
         int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
         mBlocks = Ceil(m, mc);
-        int ncMax = Math.Min(NCMax, Ceil(n, nr) * nr);
-        var bBuffer = Rent(KC * ncMax);
+        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats).
+        int ncMax = Math.Max(nr, Math.Min(NCMax, PackedBMax / k / nr * nr));
+        int slices = Ceil(k, KC);
+        var bBuffer = Rent(k * Math.Min(ncMax, Ceil(n, nr) * nr));
         try
         {
             float* bPacked = Aligned(bBuffer);
-            for (int jc = 0; jc < n; jc += NCMax)
+            for (int jc = 0; jc < n; jc += ncMax)
             {
-                int nc = Math.Min(NCMax, n - jc), panels = Ceil(nc, nr);
-                // Few row blocks: split the column panels too so every worker has work.
-                int nSplits = Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
-                if (threads == 1) nSplits = 1;
-                for (int pc = 0; pc < k; pc += KC)
+                int nc = Math.Min(ncMax, n - jc), panels = Ceil(nc, nr);
+                long sliceStride = (long)KC * panels * nr; // packed slice s starts at s·sliceStride; panel q of it at q·kc·nr
+                // Each B panel is packed by the first task that needs it: 0 = not packed, 1 = being packed, 2 = ready.
+                var packState = new int[slices * panels];
+                int jcc = jc;
+                // Few row blocks: split the column panels too so that every worker has work.
+                int nSplits = threads == 1 ? 1 : Math.Clamp(Ceil(2 * threads, mBlocks), 1, panels);
+                ForEach(mBlocks * nSplits, threads > 1, task =>
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    float betaK = pc == 0 ? g.Beta : 1f;
-                    int jcc = jc, pcc = pc;
-                    ForRange(panels, threads > 1 && (long)kc * nc >= 1 << 14, (s, e) =>
+                    int i0 = task / nSplits * mc, rows = Math.Min(mc, m - i0), js = task % nSplits;
+                    int q0 = (int)((long)panels * js / nSplits), q1 = (int)((long)panels * (js + 1) / nSplits);
+                    var aBuffer = Rent(Ceil(rows, mr) * mr * KC);
+                    try
                     {
-                        for (int q = s; q < e; q++)
-                            PackB(g, pcc, kc, jcc + q * nr, Math.Min(nr, jcc + nc - (jcc + q * nr)), nr, bPacked + (long)q * kc * nr);
-                    });
-                    ForEach(mBlocks * nSplits, threads > 1, task =>
-                    {
-                        int ib = task / nSplits, js = task % nSplits;
-                        int i0 = ib * mc, rows = Math.Min(mc, m - i0);
-                        int q0 = (int)((long)panels * js / nSplits), q1 = (int)((long)panels * (js + 1) / nSplits);
-                        var aBuffer = Rent(Ceil(rows, mr) * mr * kc);
-                        try
+                        float* aPacked = Aligned(aBuffer);
+                        float* tile = stackalloc float[8 * 32];
+                        for (int slice = 0; slice < slices; slice++)
                         {
-                            float* aPacked = Aligned(aBuffer);
-                            PackA(g, i0, rows, pcc, kc, mr, aPacked);
-                            float* tile = stackalloc float[8 * 32];
+                            int pc = slice * KC, kc = Math.Min(KC, k - pc);
+                            float beta = pc == 0 ? g.Beta : 1f;
+                            PackA(g, i0, rows, pc, kc, mr, aPacked);
                             for (int q = q0; q < q1; q++)
                             {
                                 int j0 = jcc + q * nr, cols = Math.Min(nr, jcc + nc - j0);
-                                float* bp = bPacked + (long)q * kc * nr;
+                                float* bp = bPacked + slice * sliceStride + (long)q * kc * nr;
+                                ref int state = ref packState[slice * panels + q];
+                                if (Volatile.Read(ref state) != 2)
+                                {
+                                    if (Interlocked.CompareExchange(ref state, 1, 0) == 0)
+                                    {
+                                        PackB(g, pc, kc, j0, cols, nr, bp);
+                                        Volatile.Write(ref state, 2);
+                                    }
+                                    else
+                                    {
+                                        // Another worker is packing this panel right now (it waits on nothing).
+                                        var spin = new SpinWait();
+                                        while (Volatile.Read(ref state) != 2) spin.SpinOnce();
+                                    }
+                                }
                                 for (int ir = 0; ir < rows; ir += mr)
                                 {
                                     int r = Math.Min(mr, rows - ir);
@@ -130,24 +156,25 @@ internal static unsafe class MatMulCpu
                                     float* cp = g.C + (long)(i0 + ir) * n + j0;
                                     if (r == mr && cols == nr)
                                     {
-                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, betaK);
-                                        else Kernel6x16(kc, ap, bp, cp, n, betaK);
+                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, beta);
+                                        else Kernel6x16(kc, ap, bp, cp, n, beta);
                                         continue;
                                     }
+                                    // Edge tile: compute the full tile aside, then merge the valid part.
                                     if (wide) Kernel8x32(kc, ap, bp, tile, nr, 0f);
                                     else Kernel6x16(kc, ap, bp, tile, nr, 0f);
                                     for (int rr = 0; rr < r; rr++)
                                     for (int cc = 0; cc < cols; cc++)
                                     {
                                         float* dst = cp + (long)rr * n + cc;
-                                        *dst = betaK == 0 ? tile[rr * nr + cc] : tile[rr * nr + cc] + betaK * *dst;
+                                        *dst = beta == 0 ? tile[rr * nr + cc] : tile[rr * nr + cc] + beta * *dst;
                                     }
                                 }
                             }
                         }
-                        finally { Return(aBuffer); }
-                    });
-                }
+                    }
+                    finally { Return(aBuffer); }
+                });
             }
         }
         finally { Return(bBuffer); }
@@ -167,8 +194,16 @@ internal static unsafe class MatMulCpu
             }
             return;
         }
-        // B is N×K: column j of op(B) is a contiguous run of B.
-        for (int j = 0; j < nr; j++)
+        // B is N×K: column j of op(B) is a contiguous run of B; transpose 8 columns × 8 k at a time.
+        int j8 = Avx.IsSupported ? cols / 8 * 8 : 0, k8 = kc / 8 * 8;
+        for (int j = 0; j < j8; j += 8)
+        {
+            float* src = g.B + (long)(j0 + j) * g.K + pc;
+            for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * nr + j, nr, 1f);
+            for (int kk = k8; kk < kc; kk++)
+                for (int jj = 0; jj < 8; jj++) dst[kk * nr + j + jj] = src[(long)jj * g.K + kk];
+        }
+        for (int j = j8; j < nr; j++)
         {
             if (j >= cols)
             {
@@ -189,17 +224,17 @@ internal static unsafe class MatMulCpu
             int r = Math.Min(mr, rows - ir);
             if (!g.TransA)
             {
-                // A is M×K: row i of op(A) is a contiguous run of A.
-                for (int rr = 0; rr < mr; rr++)
+                // A is M×K: row i of op(A) is a contiguous run of A; transpose 8 rows × 8 k at a time.
+                float* src = g.A + (long)(i0 + ir) * g.K + pc;
+                int k8 = 0;
+                if (r == 8 && mr == 8 && Avx.IsSupported)
                 {
-                    if (rr >= r)
-                    {
-                        for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = 0f;
-                        continue;
-                    }
-                    float* src = g.A + (long)(i0 + ir + rr) * g.K + pc;
-                    for (int kk = 0; kk < kc; kk++) dst[kk * mr + rr] = alpha * src[kk];
+                    k8 = kc / 8 * 8;
+                    for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * 8, 8, alpha);
                 }
+                for (int rr = 0; rr < mr; rr++)
+                for (int kk = k8; kk < kc; kk++)
+                    dst[kk * mr + rr] = rr < r ? alpha * src[(long)rr * g.K + kk] : 0f;
             }
             else
             {
@@ -208,11 +243,39 @@ internal static unsafe class MatMulCpu
                 for (int kk = 0; kk < kc; kk++, src += g.M)
                 {
                     float* d = dst + kk * mr;
+                    if (r == 8 && mr == 8)
+                    {
+                        Vector256.Store(Vector256.Load(src) * alpha, d);
+                        continue;
+                    }
                     for (int rr = 0; rr < r; rr++) d[rr] = alpha * src[rr];
                     for (int rr = r; rr < mr; rr++) d[rr] = 0f;
                 }
             }
         }
+    }
+
+    /// <summary>dst[c·dstStride + r] = scale·src[r·srcStride + c] for an 8×8 block (AVX unpack/shuffle/permute).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, float scale)
+    {
+        var s = Vector256.Create(scale);
+        Vector256<float> r0 = Avx.LoadVector256(src) * s, r1 = Avx.LoadVector256(src + srcStride) * s;
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride) * s, r3 = Avx.LoadVector256(src + 3 * srcStride) * s;
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * srcStride) * s, r5 = Avx.LoadVector256(src + 5 * srcStride) * s;
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * srcStride) * s, r7 = Avx.LoadVector256(src + 7 * srcStride) * s;
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
@@ -301,7 +364,7 @@ internal static unsafe class MatMulCpu
         }
     }
 
-    // ---- direct loops (small products, matrix–vector shapes, no SIMD) -----------------------------------------------
+    // ---- direct loops (matrix–vector shapes, no SIMD) ---------------------------------------------------------------
 
     /// <summary>C[i, :] = beta·C[i, :] + Σ_k alpha·op(A)[i, k]·B[k, :] (B untransposed), over blocks of rows × columns.</summary>
     private static void DirectAxpy(Gemm g, bool parallel)
@@ -389,10 +452,20 @@ internal static unsafe class MatMulCpu
         else if (n > 0) body(0, n);
     }
 
+    /// <summary>Runs body(i) for i in [0, n); in parallel, each worker takes the next item from a shared counter.</summary>
     private static void ForEach(int n, bool parallel, Action<int> body)
     {
-        if (parallel) CpuParallel.Each(n, body);
-        else for (int i = 0; i < n; i++) body(i);
+        int workers = parallel ? Math.Min(n, CpuDevice.Threads) : 1;
+        if (workers <= 1)
+        {
+            for (int i = 0; i < n; i++) body(i);
+            return;
+        }
+        int next = -1;
+        CpuParallel.Each(workers, _ =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next)) body(i);
+        });
     }
 
     /// <summary>Pinned packing buffers by power-of-two size class, reused across calls (one per concurrent user).</summary>
