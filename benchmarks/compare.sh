@@ -5,8 +5,8 @@
 #   benchmarks/compare.sh [--threads N] [--rounds R] [--reps R] [--small] [--max-tokens N] [--where k=v,..] [--out DIR] [CASE ...]
 #
 # CASE is a name with a peer script benchmarks/peer/CASE.py and a .NET compare case of the same name
-# (benchmarks/Compare/, shapes in benchmarks/cases.json); default: every peer script (peer/common.py and modules named
-# _*.py are shared code, not cases). --max-tokens skips shapes whose batch × length exceeds N (memory and time on small
+# (benchmarks/Compare/, shapes in benchmarks/cases.json); default: every peer script (peer/common.py and scripts named
+# _*.py are shared code and tools, not cases). --max-tokens skips shapes whose batch × length exceeds N (memory and time on small
 # machines); --where keeps the shapes whose listed cases.json keys have those values (e.g. d_model=768,length=4096).
 # The machine limits (FMA peak, triad bandwidth) are measured by the .NET side in every round.
 # The peer is Debian's python3-torch with libopenblas0-pthread (installed here with apt when missing), OpenBLAS pinned
@@ -69,7 +69,7 @@ results="$out/results.jsonl"
 : > "$results"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores; threads: $threads"
+  echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores; threads: $threads"
   echo "dotnet: $(dotnet --version); torch: $("$python" -c 'import torch; print(torch.__version__)'); OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
   echo "command: benchmarks/compare.sh --threads $threads --rounds $rounds --reps $reps $small ${maxtok[*]} ${where[*]} ${cases[*]}"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,8 +25,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 }
 
 /// <summary>
-/// The compare mode: for each case, warm up (one call, then until 3 calls and 0.25 s so tiered JIT has settled, or 2 s
-/// in all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
+/// The compare mode: for each case, warm up (one call, then until 3 calls and 1 s so tiered JIT has settled, or 3 s in
+/// all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
 /// <c>{impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads, round}</c> (cpu_ms: the median process
 /// CPU time, all threads; plus <c>flops</c> when the case counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
 /// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>). The PyTorch peers in
@@ -108,6 +108,12 @@ internal static class CompareHarness
         return 0;
     }
 
+    /// <summary>
+    /// Least warm-up time per case: tiered JIT only starts counting calls once no new method was compiled for 100 ms,
+    /// so the first case of a process needs about a second before its hot code is optimized.
+    /// </summary>
+    private const double WarmSeconds = 1.0;
+
     /// <summary>Median wall time (seconds) of <paramref name="reps"/> calls after a warm-up.</summary>
     public static double Measure(Action run, int reps) => MeasureWithCpu(run, reps).Wall;
 
@@ -118,7 +124,7 @@ internal static class CompareHarness
     public static (double Wall, double Cpu) MeasureWithCpu(Action run, int reps)
     {
         var warm = Stopwatch.StartNew();
-        for (int calls = 0; calls < 1 || ((calls < 3 || warm.Elapsed.TotalSeconds < 0.25) && warm.Elapsed.TotalSeconds < 2.0); calls++) run();
+        for (int calls = 0; calls < 1 || ((calls < 3 || warm.Elapsed.TotalSeconds < WarmSeconds) && warm.Elapsed.TotalSeconds < 3 * WarmSeconds); calls++) run();
         var times = new double[Math.Max(1, reps)];
         var cpu = new double[times.Length];
         for (int r = 0; r < times.Length; r++)

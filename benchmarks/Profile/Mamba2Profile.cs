@@ -14,7 +14,8 @@ namespace Ssm.Benchmarks.Profile;
 /// gradients, accumulation, allocation).</item>
 /// <item><c>profile step</c>: the phases of <see cref="Mamba2.Step"/>.</item>
 /// </list>
-/// Options: <c>--batch B --length L --d-model D --d-state N --headdim P --chunk Q --threads T --reps R</c>.
+/// Options: <c>--batch B --length L --d-model D --d-state N --headdim P --chunk Q --threads T --reps R</c>. Each phase
+/// reports its median wall time and median process CPU time; with <c>--threads 1</c> the CPU time is the load-robust one.
 /// </summary>
 internal static class Mamba2Profile
 {
@@ -194,27 +195,36 @@ internal static class Mamba2Profile
         t.Time("out_proj GEMV", () => MatMul.Compute(normed, m.OutProj.Weight.Data, transB: true));
     }
 
-    /// <summary>Sums the time of each named phase per round; prints per-phase medians over rounds.</summary>
+    /// <summary>
+    /// Sums the wall time and the process CPU time of each named phase per round; prints per-phase medians over rounds.
+    /// With one thread (<c>--threads 1</c>) the CPU time barely depends on the machine's load; the wall time does.
+    /// </summary>
     private sealed class PhaseTimer
     {
         private readonly List<string> _order = new();
-        private readonly Dictionary<string, List<double>> _rounds = new();
-        private readonly Dictionary<string, double> _current = new();
+        private readonly Dictionary<string, List<(double Wall, double Cpu)>> _rounds = new();
+        private readonly Dictionary<string, (double Wall, double Cpu)> _current = new();
 
         public void Time(string phase, Action body)
         {
+            var c0 = ProcessCpu();
             long t0 = Stopwatch.GetTimestamp();
             body();
-            double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds, cpu = (ProcessCpu() - c0).TotalMilliseconds;
             if (!_rounds.ContainsKey(phase))
             {
                 _order.Add(phase);
-                _rounds[phase] = new List<double>();
+                _rounds[phase] = new();
             }
-            // "total" phases close a round of the others: flush the sums collected since the last total.
-            if (phase.StartsWith("total", StringComparison.Ordinal)) _rounds[phase].Add(ms);
-            else _current[phase] = _current.GetValueOrDefault(phase) + ms;
-            if (phase.StartsWith("total", StringComparison.Ordinal)) Flush();
+            if (IsTotal(phase))
+            {
+                // A total closes a round of the other phases.
+                _rounds[phase].Add((wall, cpu));
+                Flush();
+                return;
+            }
+            var (w, c) = _current.GetValueOrDefault(phase);
+            _current[phase] = (w + wall, c + cpu);
         }
 
         public void Clear()
@@ -223,30 +233,42 @@ internal static class Mamba2Profile
             _current.Clear();
         }
 
+        private static bool IsTotal(string phase) => phase.StartsWith("total", StringComparison.Ordinal);
+
+        private static TimeSpan ProcessCpu()
+        {
+            using var self = Process.GetCurrentProcess();
+            return self.TotalProcessorTime;
+        }
+
         private void Flush()
         {
-            foreach (var (phase, ms) in _current) _rounds[phase].Add(ms);
+            foreach (var (phase, t) in _current) _rounds[phase].Add(t);
             _current.Clear();
         }
 
         public void Print()
         {
             Flush();
-            static double Median(List<double> v)
+            static double Median(IEnumerable<double> v)
             {
-                if (v.Count == 0) return double.NaN;
                 var s = v.OrderBy(x => x).ToArray();
+                if (s.Length == 0) return double.NaN;
                 return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
             }
-            var phases = _order.Where(p => !p.StartsWith("total", StringComparison.Ordinal)).ToList();
-            double sum = phases.Sum(p => Median(_rounds[p]));
-            Console.WriteLine("| phase | median ms | % of phases |");
-            Console.WriteLine("|---|---:|---:|");
+            var phases = _order.Where(p => !IsTotal(p)).ToList();
+            double sumWall = phases.Sum(p => Median(_rounds[p].Select(t => t.Wall)));
+            double sumCpu = phases.Sum(p => Median(_rounds[p].Select(t => t.Cpu)));
+            Console.WriteLine("| phase | median wall ms | median CPU ms | % of phases (CPU) |");
+            Console.WriteLine("|---|---:|---:|---:|");
             foreach (var p in phases)
-                Console.WriteLine($"| {p} | {Median(_rounds[p]):F3} | {100 * Median(_rounds[p]) / sum:F1}% |");
-            Console.WriteLine($"| sum of phases | {sum:F3} | |");
-            foreach (var p in _order.Where(p => p.StartsWith("total", StringComparison.Ordinal)))
-                Console.WriteLine($"| {p} | {Median(_rounds[p]):F3} | |");
+            {
+                double w = Median(_rounds[p].Select(t => t.Wall)), c = Median(_rounds[p].Select(t => t.Cpu));
+                Console.WriteLine($"| {p} | {w:F3} | {c:F3} | {100 * c / sumCpu:F1}% |");
+            }
+            Console.WriteLine($"| sum of phases | {sumWall:F3} | {sumCpu:F3} | |");
+            foreach (var p in _order.Where(IsTotal))
+                Console.WriteLine($"| {p} | {Median(_rounds[p].Select(t => t.Wall)):F3} | {Median(_rounds[p].Select(t => t.Cpu)):F3} | |");
         }
     }
 }

@@ -1,6 +1,6 @@
 """Shared harness of the PyTorch peers: the same protocol as the .NET compare mode (Compare/CompareHarness.cs).
 
-Warm up (one call, then until 3 calls and 0.25 s, or 2 s in all), then time --reps calls one by one with perf_counter
+Warm up (one call, then until 3 calls and 1 s, or 3 s in all), then time --reps calls one by one with perf_counter
 and report the median as one JSON line {impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads,
 round} (cpu_ms: the median process CPU time, all threads). Shapes come from benchmarks/cases.json ("full", or "small"
 with --small); --max-tokens skips shapes whose batch × length exceeds it; --where key=value,... keeps the shapes whose
@@ -65,7 +65,7 @@ def measure(fn, reps):
     same calls is kept for the next emit() (on a loaded machine a one-thread run's CPU time barely depends on load)."""
     global _last_cpu
     start, calls = time.perf_counter(), 0
-    while calls < 1 or ((calls < 3 or time.perf_counter() - start < 0.25) and time.perf_counter() - start < 2.0):
+    while calls < 1 or ((calls < 3 or time.perf_counter() - start < 1.0) and time.perf_counter() - start < 3.0):
         fn()
         calls += 1
     times, cpu = [], []
