@@ -140,11 +140,24 @@ public sealed class Mamba2 : Module
         var xBC = Layout.Narrow(zxbcdt, 1, c.DInner, c.ConvDim);
         var dtRaw = Layout.Narrow(zxbcdt, 1, c.DInner + c.ConvDim, c.NHeads);
         var xbc = Conv1d.Step(state.ConvState, xBC, silu: true);
-        var x = Layout.Narrow(xbc, 1, 0, c.DInner).Reshape(batch, 1, c.NHeads, c.HeadDim);
-        var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
-        var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, 1, c.NGroups, c.DState);
-        var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data)).Reshape(batch, 1, c.NHeads);
-        var y = Scan(new Variable(x), new Variable(dt), new Variable(b), new Variable(cc), state).Data;
+        var x = Layout.Narrow(xbc, 1, 0, c.DInner).Reshape(batch, c.NHeads, c.HeadDim);
+        var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
+        var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
+        var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data));
+        Tensor y;
+        if (_mitigation.IsNone)
+        {
+            // The fused single-token kernel updates the state in place (mamba_ssm's selective_state_update).
+            state.PrepareFor(_mitigation);
+            var a = Elementwise.Scale(Elementwise.Unary(UnaryOp.Exp, ALog.Data), -1f);
+            y = SsdScan.Step(state.SsmState, x, dt, a, b, cc, D.Data);
+            state.Advance(null, dt.Reshape(batch, 1, c.NHeads), a);
+        }
+        else
+        {
+            y = Scan(new Variable(x.Reshape(batch, 1, c.NHeads, c.HeadDim)), new Variable(dt.Reshape(batch, 1, c.NHeads)),
+                new Variable(b.Reshape(batch, 1, c.NGroups, c.DState)), new Variable(cc.Reshape(batch, 1, c.NGroups, c.DState)), state).Data;
+        }
         var normed = Norm.Forward(new Variable(y.Reshape(batch, c.DInner)), new Variable(z));
         return OutProj.Forward(normed).Data;
     }

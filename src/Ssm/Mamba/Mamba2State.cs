@@ -86,10 +86,13 @@ public sealed class Mamba2State : IDisposable
         Window = new StateWindow(_config, Batch, mitigation.Window, SsmState.Device, SsmState);
     }
 
-    /// <summary>After a scan: stores the final state and adds Σ_t Δ_t·a of the consumed tokens to the retention.</summary>
-    internal void Advance(Tensor finalState, Tensor dt, Tensor a)
+    /// <summary>
+    /// After a scan: stores the final state (null when the scan already updated <see cref="SsmState"/> in place) and
+    /// adds Σ_t Δ_t·a of the consumed tokens (<paramref name="dt"/> [batch, length, nheads]) to the retention.
+    /// </summary>
+    internal void Advance(Tensor? finalState, Tensor dt, Tensor a)
     {
-        SsmState.CopyFrom(finalState);
+        if (finalState is not null) SsmState.CopyFrom(finalState);
         var logDecay = Elementwise.Mul(Reductions.Sum(dt, 1), a);
         LogRetention.CopyFrom(Elementwise.Add(LogRetention, logDecay));
         Tokens += dt.Size(1);
