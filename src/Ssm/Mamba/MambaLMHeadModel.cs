@@ -186,36 +186,14 @@ public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
     /// </summary>
     public static MambaLMHeadModel Load(string directory, Device? device = null)
     {
-        var configPath = Path.Combine(directory, "config.json");
-        var weightsPath = Path.Combine(directory, "model.safetensors");
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"MambaLMHeadModel.Load: no config.json in {directory}.", configPath);
-        if (!File.Exists(weightsPath)) throw new FileNotFoundException($"MambaLMHeadModel.Load: no model.safetensors in {directory}.", weightsPath);
-        var config = MambaLMConfig.FromJson(File.ReadAllText(configPath), configPath);
-        var model = new MambaLMHeadModel(config, new Rng(0), device);
-        using var file = SafeTensorsFile.Open(weightsPath);
-        using var scope = TensorScope.Begin();
-        var state = new Dictionary<string, Tensor>();
-        foreach (var name in file.Names) state[name] = file.Read(name, model.EmbeddingLayer.Weight.Device);
-        if (config.TieEmbeddings && state.Remove("lm_head.weight", out var head) && state.TryGetValue("backbone.embedding.weight", out var emb)
-            && !head.ToArray().AsSpan().SequenceEqual(emb.ToArray()))
-            throw new SafeTensorsFormatException($"{weightsPath}: lm_head.weight differs from backbone.embedding.weight but config.json has tie_embeddings = true.");
-        try { model.LoadStateDict(state); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            throw new SafeTensorsFormatException($"{weightsPath}: does not match config.json: {e.Message}", e);
-        }
+        var (json, configPath) = ModelFolder.ReadConfig("MambaLMHeadModel.Load", directory);
+        var model = new MambaLMHeadModel(MambaLMConfig.FromJson(json, configPath), new Rng(0), device);
+        ModelFolder.LoadWeights(model, directory, model.Config.TieEmbeddings, model.EmbeddingLayer.Weight.Device);
         return model;
     }
 
     /// <summary>Saves config.json and model.safetensors (atomically; tied lm_head not duplicated, as mamba_ssm saves).</summary>
-    public void Save(string directory, FloatStorage floats = FloatStorage.F32)
-    {
-        Directory.CreateDirectory(directory);
-        SafeTensors.Save(Path.Combine(directory, "model.safetensors"), StateDict(), new Dictionary<string, string> { ["format"] = "pt" }, floats);
-        var tmp = Path.Combine(directory, $".config.json.{Guid.NewGuid():N}.tmp");
-        File.WriteAllText(tmp, Config.ToJson());
-        File.Move(tmp, Path.Combine(directory, "config.json"), overwrite: true);
-    }
+    public void Save(string directory, FloatStorage floats = FloatStorage.F32) => ModelFolder.Save(this, directory, Config.ToJson(), floats);
 
     private sealed class Backbone : Module
     {
