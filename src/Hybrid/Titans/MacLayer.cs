@@ -16,25 +16,14 @@ namespace Ssm.Hybrid.Titans;
 /// and runs token by token in <see cref="Forward(Variable, TitansLayerCache)"/> exactly as over whole segments.
 /// Parameters: those of <see cref="TitansMixer"/> plus <c>attn_norm</c>, <c>memory_norm</c>, <c>out_proj</c>.
 /// </summary>
-public sealed class MacLayer : TitansMixer
+public sealed class MacLayer : GatedTitansMixer
 {
     /// <summary>Creates the layer.</summary>
     public MacLayer(TitansConfig config, Rng rng, Device? device = null) : base(config, rng, device ?? Device.Default)
     {
         if (config.SegmentLength % config.Memory.ChunkSize != 0)
             throw new ArgumentException($"MacLayer: segment_length {config.SegmentLength} must be a multiple of the memory chunk size {config.Memory.ChunkSize}.");
-        var d = Memory.OutProj.Weight.Device;
-        AttentionNorm = RegisterModule("attn_norm", new RmsNorm(config.DModel, config.NormEps, d));
-        MemoryNorm = RegisterModule("memory_norm", new RmsNorm(config.DModel, config.NormEps, d));
-        OutProj = RegisterModule("out_proj", new Linear(config.DModel, config.DModel, bias: false, rng, d));
     }
-
-    /// <summary>Normalization of the attention output.</summary>
-    public RmsNorm AttentionNorm { get; }
-    /// <summary>Normalization of the memory read (before the sigmoid).</summary>
-    public RmsNorm MemoryNorm { get; }
-    /// <summary>Output projection.</summary>
-    public Linear OutProj { get; }
 
     /// <summary>
     /// The layer's running state: the memory stream, the query-convolution tail of the read over the layer input, the
@@ -134,7 +123,7 @@ public sealed class MacLayer : TitansMixer
         var y = F.Reshape(F.Narrow(F.Reshape(attended, batch, n, 2, d), 2, 1, 1), batch, n, d);
 
         var (m, memory) = Memory.Forward(y, s.Memory);
-        var output = OutProj.Forward(F.Mul(AttentionNorm.Forward(y), F.Sigmoid(MemoryNorm.Forward(m))));
+        var output = Gate(y, m);
 
         int i1 = i0 + n;
         if (i1 < Config.SegmentLength)

@@ -108,23 +108,10 @@ public abstract class TitansMixer : Module
 /// global); m = the neural memory over x̃; out = out_proj(RMSNorm(y) ⊙ σ(RMSNorm(m))) (parameters <c>attn_norm</c>,
 /// <c>memory_norm</c>, <c>out_proj</c>).
 /// </summary>
-public sealed class MagLayer : TitansMixer
+public sealed class MagLayer : GatedTitansMixer
 {
     /// <summary>Creates the layer.</summary>
-    public MagLayer(TitansConfig config, Rng rng, Device? device = null) : base(config, rng, device ?? Device.Default)
-    {
-        var d = Memory.OutProj.Weight.Device;
-        AttentionNorm = RegisterModule("attn_norm", new RmsNorm(config.DModel, config.NormEps, d));
-        MemoryNorm = RegisterModule("memory_norm", new RmsNorm(config.DModel, config.NormEps, d));
-        OutProj = RegisterModule("out_proj", new Linear(config.DModel, config.DModel, bias: false, rng, d));
-    }
-
-    /// <summary>Normalization of the attention branch.</summary>
-    public RmsNorm AttentionNorm { get; }
-    /// <summary>Normalization of the memory branch (before the sigmoid).</summary>
-    public RmsNorm MemoryNorm { get; }
-    /// <summary>Output projection.</summary>
-    public Linear OutProj { get; }
+    public MagLayer(TitansConfig config, Rng rng, Device? device = null) : base(config, rng, device ?? Device.Default) { }
 
     /// <inheritdoc />
     public override Variable Forward(Variable x)
@@ -133,7 +120,7 @@ public sealed class MagLayer : TitansMixer
         int np = PersistentCount;
         var input = Persistent?.Prepend(x) ?? x;
         var m = Memory.Forward(input);
-        return Combine(SlidingAttention(input), np == 0 ? m : F.Narrow(m, 1, np, length));
+        return Gate(SlidingAttention(input), np == 0 ? m : F.Narrow(m, 1, np, length));
     }
 
     /// <inheritdoc />
@@ -144,7 +131,7 @@ public sealed class MagLayer : TitansMixer
         cache.Memory.Store(next);
         var y = SlidingAttention(x, cache);
         cache.Position += length;
-        return Combine(y, m);
+        return Gate(y, m);
     }
 
     /// <inheritdoc />
@@ -159,8 +146,6 @@ public sealed class MagLayer : TitansMixer
         var (k, v) = PrefixKeysValues(p);
         return new TitansLayerCache(memory, k.Data, v.Data);
     }
-
-    private Variable Combine(Variable y, Variable m) => OutProj.Forward(F.Mul(AttentionNorm.Forward(y), F.Sigmoid(MemoryNorm.Forward(m))));
 }
 
 /// <summary>
