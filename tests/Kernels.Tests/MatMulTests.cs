@@ -126,6 +126,21 @@ public sealed class MatMulTests
         Check(Device.Cpu, new[] { 1 }, NoBatch, 1, 300, 257, false, true);    // one token: matrix–vector
     }
 
+    [Theory]
+    [InlineData(3, 7, 5)]       // partial 4×4 tiles in both directions, K below one vector
+    [InlineData(4, 8, 16)]      // whole tiles, K exactly one vector
+    [InlineData(8, 301, 257)]   // decoding a batch of 8 through a linear layer: K tail of 1, N tail of 1
+    [InlineData(13, 66, 768)]
+    [InlineData(16, 1030, 100)] // the largest skinny product, parallel over column blocks
+    [InlineData(17, 40, 33)]    // just past the skinny bound: the packed GEMM
+    public void SkinnyLinearProductsMatchReference(int m, int n, int k)
+    {
+        // A few rows x against W[out, in] (x·Wᵀ) take register-tiled dot products without packing W.
+        Check(Device.Cpu, NoBatch, NoBatch, m, n, k, false, true);
+        Check(Device.Cpu, NoBatch, NoBatch, m, n, k, false, true, alpha: 0.5f, beta: -1.5f);
+        Check(Device.Cpu, new[] { 2 }, NoBatch, m, n, k, false, true, alpha: 2f, beta: 1f);
+    }
+
     [Fact]
     public void EmptyInnerDimensionGivesBetaTimesOutput()
     {

@@ -29,6 +29,8 @@ internal static unsafe class MatMulCpu
     private const int PackedBMax = 1 << 20;
     /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
     private const long ParallelWork = 1L << 20;
+    /// <summary>Most rows of A in x·Wᵀ products run as register-tiled dot products without packing W.</summary>
+    private const int SkinnyRows = 16;
     /// <summary>Per-matrix work (M·N·K) below which a batch is split across threads instead of each product.</summary>
     private const long BatchSplitWork = 1L << 21;
 
@@ -75,8 +77,9 @@ internal static unsafe class MatMulCpu
         if (g.M == 1 && g.TransA || g.N == 1 && !g.TransB)
             g = new Gemm(g.A, g.B, g.C, g.M, g.N, g.K, g.TransA && g.M != 1, g.TransB || g.N == 1, g.Alpha, g.Beta);
         parallel &= (long)g.M * g.N * g.K >= ParallelWork;
-        // Matrix–vector shapes would waste most of a register tile: dot/axpy loops instead (also without SIMD).
-        bool vectorLike = g.M <= 2 || g.N <= 2;
+        // Matrix–vector shapes would waste most of a register tile: dot/axpy loops instead (also without SIMD). So would
+        // a few rows against a linear layer's weight (x·Wᵀ, decoding a small batch): packing W costs more than the product.
+        bool vectorLike = g.M <= 2 || g.N <= 2 || Vector512.IsHardwareAccelerated && g.M <= SkinnyRows && g.TransB && !g.TransA;
         if (!vectorLike && Vector512.IsHardwareAccelerated) Blocked(g, parallel, wide: true);
         else if (!vectorLike && Vector256.IsHardwareAccelerated) Blocked(g, parallel, wide: false);
         else if (!g.TransB && g.N >= 16) DirectAxpy(g, parallel);
@@ -414,16 +417,11 @@ internal static unsafe class MatMulCpu
                 {
                     int i0 = item / cBlocks * rowBlock, i1 = Math.Min(m, i0 + rowBlock);
                     int j0 = item % cBlocks * colBlock, j1 = Math.Min(n, j0 + colBlock);
-                    for (int j = j0; j < j1; j++)
-                    {
-                        var bj = new ReadOnlySpan<float>(colsB + (long)j * k, k);
-                        for (int i = i0; i < i1; i++)
-                        {
-                            float dot = g.Alpha * TensorPrimitives.Dot(new ReadOnlySpan<float>(rowsA + (long)i * k, k), bj);
-                            float* cij = g.C + (long)i * n + j;
-                            *cij = g.Beta == 0 ? dot : dot + g.Beta * *cij;
-                        }
-                    }
+                    // Four columns of op(B) stay in L1 while every row tile of the block passes over them.
+                    for (int j = j0; j < j1; j += DotTile)
+                        for (int i = i0; i < i1; i += DotTile)
+                            DotTile4x4(g, rowsA + (long)i * k, Math.Min(DotTile, i1 - i), colsB + (long)j * k, Math.Min(DotTile, j1 - j),
+                                g.C + (long)i * n + j);
                 }
             });
         }
@@ -432,6 +430,64 @@ internal static unsafe class MatMulCpu
             if (aT is not null) Return(aT);
             if (bT is not null) Return(bT);
         }
+    }
+
+    /// <summary>Rows and columns of one <see cref="DotTile4x4"/> tile.</summary>
+    private const int DotTile = 4;
+
+    /// <summary>
+    /// C[r, c] = alpha·(a_r · b_c) + beta·C[r, c] for r &lt; rows, c &lt; cols (≤ 4 each; a_r, b_c contiguous rows of length
+    /// K, C with row stride N): 16 Vector512 accumulators, four loads of each side per 16 FMAs (vs two loads per FMA for
+    /// separate dot products). Missing rows/columns of a partial tile repeat the last one and are not stored.
+    /// </summary>
+    private static void DotTile4x4(Gemm g, float* a, int rows, float* b, int cols, float* c)
+    {
+        int k = g.K, n = g.N;
+        float* sums = stackalloc float[DotTile * DotTile];
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            for (int r = 0; r < rows; r++)
+                for (int q = 0; q < cols; q++)
+                    sums[r * DotTile + q] = TensorPrimitives.Dot(new ReadOnlySpan<float>(a + (long)r * k, k), new ReadOnlySpan<float>(b + (long)q * k, k));
+        }
+        else
+        {
+            float* a0 = a, a1 = a + (long)Math.Min(1, rows - 1) * k, a2 = a + (long)Math.Min(2, rows - 1) * k, a3 = a + (long)Math.Min(3, rows - 1) * k;
+            float* b0 = b, b1 = b + (long)Math.Min(1, cols - 1) * k, b2 = b + (long)Math.Min(2, cols - 1) * k, b3 = b + (long)Math.Min(3, cols - 1) * k;
+            Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+            Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
+            int kk = 0;
+            for (; kk <= k - 16; kk += 16)
+            {
+                var w0 = Vector512.Load(b0 + kk); var w1 = Vector512.Load(b1 + kk); var w2 = Vector512.Load(b2 + kk); var w3 = Vector512.Load(b3 + kk);
+                var x = Vector512.Load(a0 + kk);
+                c00 = Vector512.FusedMultiplyAdd(x, w0, c00); c01 = Vector512.FusedMultiplyAdd(x, w1, c01); c02 = Vector512.FusedMultiplyAdd(x, w2, c02); c03 = Vector512.FusedMultiplyAdd(x, w3, c03);
+                x = Vector512.Load(a1 + kk);
+                c10 = Vector512.FusedMultiplyAdd(x, w0, c10); c11 = Vector512.FusedMultiplyAdd(x, w1, c11); c12 = Vector512.FusedMultiplyAdd(x, w2, c12); c13 = Vector512.FusedMultiplyAdd(x, w3, c13);
+                x = Vector512.Load(a2 + kk);
+                c20 = Vector512.FusedMultiplyAdd(x, w0, c20); c21 = Vector512.FusedMultiplyAdd(x, w1, c21); c22 = Vector512.FusedMultiplyAdd(x, w2, c22); c23 = Vector512.FusedMultiplyAdd(x, w3, c23);
+                x = Vector512.Load(a3 + kk);
+                c30 = Vector512.FusedMultiplyAdd(x, w0, c30); c31 = Vector512.FusedMultiplyAdd(x, w1, c31); c32 = Vector512.FusedMultiplyAdd(x, w2, c32); c33 = Vector512.FusedMultiplyAdd(x, w3, c33);
+            }
+            sums[0] = Vector512.Sum(c00); sums[1] = Vector512.Sum(c01); sums[2] = Vector512.Sum(c02); sums[3] = Vector512.Sum(c03);
+            sums[4] = Vector512.Sum(c10); sums[5] = Vector512.Sum(c11); sums[6] = Vector512.Sum(c12); sums[7] = Vector512.Sum(c13);
+            sums[8] = Vector512.Sum(c20); sums[9] = Vector512.Sum(c21); sums[10] = Vector512.Sum(c22); sums[11] = Vector512.Sum(c23);
+            sums[12] = Vector512.Sum(c30); sums[13] = Vector512.Sum(c31); sums[14] = Vector512.Sum(c32); sums[15] = Vector512.Sum(c33);
+            for (; kk < k; kk++)
+                for (int r = 0; r < DotTile; r++)
+                {
+                    float ar = (r == 0 ? a0 : r == 1 ? a1 : r == 2 ? a2 : a3)[kk];
+                    sums[r * DotTile] += ar * b0[kk]; sums[r * DotTile + 1] += ar * b1[kk];
+                    sums[r * DotTile + 2] += ar * b2[kk]; sums[r * DotTile + 3] += ar * b3[kk];
+                }
+        }
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++)
+            {
+                float* cij = c + (long)r * n + q;
+                float dot = g.Alpha * sums[r * DotTile + q];
+                *cij = g.Beta == 0 ? dot : dot + g.Beta * *cij;
+            }
     }
 
     /// <summary>dst (cols×rows) = transpose of src (rows×cols).</summary>
