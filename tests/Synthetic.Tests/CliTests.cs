@@ -45,6 +45,41 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void DiagnoseTracesATrainedS4DRunAndRefusesAMitigationForIt()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"ssm-s4d-diag-{Guid.NewGuid():N}");
+        Assert.Equal(0, Run("train", "passkey-tokens", "--key-digits", "2", "--len", "16", "--model", "s4d", "--d-model", "8", "--layers", "2",
+            "--d-state", "4", "--batch", "4", "--steps", "3", "--eval-every", "3", "--eval-batches", "1", "--out", dir));
+        Assert.Equal(0, Run("diagnose", "--checkpoint", dir, "--len", "40", "--bucket", "8", "--batch", "2"));
+        var root = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "diagnose", "diagnostics.json"))).RootElement;
+        Assert.Equal(16, root.GetProperty("training_length").GetInt32());
+        var trace = root.GetProperty("trace");
+        Assert.Equal(new[] { 8, 16, 24, 32, 40 }, trace.GetProperty("positions").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.Equal((2, 8, "channel", "none"), (trace.GetProperty("layers").GetInt32(), trace.GetProperty("heads").GetInt32(),
+            trace.GetProperty("head_unit").GetString(), trace.GetProperty("mitigation").GetString()));
+        var variance = trace.GetProperty("variance");
+        Assert.Equal(2, variance.GetArrayLength());
+        Assert.All(variance.EnumerateArray(), layer => Assert.All(layer.EnumerateArray(), bucket => Assert.Equal(8, bucket.GetArrayLength())));
+        foreach (var layer in trace.GetProperty("log_retention").EnumerateArray())
+        {
+            var first = layer[0].EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var last = layer[4].EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            for (int h = 0; h < 8; h++)
+            {
+                Assert.True(first[h] < 0, "the first token's retention is below 1");
+                Assert.Equal(5 * first[h], last[h], Math.Abs(last[h]) * 1e-5); // time-invariant decay: ln α(1:40) = 5 · ln α(1:8)
+            }
+        }
+        foreach (var f in new[] { "diagnostics_variance.png", "diagnostics_retention.png" })
+            Assert.True(File.Exists(Path.Combine(dir, "diagnose", f)), f);
+
+        var errors = new StringWriter();
+        Assert.Equal(2, Program.Run(new[] { "diagnose", "--checkpoint", dir, "--len", "8", "--mitigation", "rri" }, errors));
+        Assert.Contains("--mitigation rri: the state-collapse mitigations apply to Mamba-2 models only, and this run's model is 's4d'", errors.ToString());
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void StateCollapseExperimentDiagnoseAndMitigatedEvalRunEndToEnd()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"ssm-collapse-{Guid.NewGuid():N}");

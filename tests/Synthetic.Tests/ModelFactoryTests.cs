@@ -40,4 +40,15 @@ public sealed class ModelFactoryTests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public void StateDiagnosticsReachMamba2AndS4DLanguageModelsOnly()
+    {
+        TrainableModel Build(string name, bool perSequence = false) => ModelFactory.Create(
+            new ModelSpec { Name = name, DModel = 8, Layers = 1, DState = 4, HeadDim = 4, Chunk = 8, Vocab = 10, Outputs = 10, PerSequence = perSequence }, new Rng(0), Device.Cpu);
+        Assert.IsType<Ssm.Mamba.MambaLMHeadModel>(ModelFactory.StateTracedOf(Build("mamba2")));
+        Assert.IsType<Ssm.S4.S4DLanguageModel>(ModelFactory.StateTracedOf(Build("s4d")));
+        Assert.Contains("need a Mamba-2 or S4D language model", Assert.Throws<ArgumentException>(() => ModelFactory.StateTracedOf(Build("transformer"))).Message);
+        Assert.Contains("need a Mamba-2 or S4D language model", Assert.Throws<ArgumentException>(() => ModelFactory.StateTracedOf(Build("s4d", perSequence: true))).Message);
+    }
 }

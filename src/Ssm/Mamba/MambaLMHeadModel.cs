@@ -54,7 +54,7 @@ public sealed class MambaCache : IInferenceCache
 /// <c>backbone.layers.{i}.norm.weight</c>, <c>backbone.layers.{i}.mixer.*</c>, <c>backbone.norm_f.weight</c>,
 /// <c>lm_head.weight</c> when untied), so mamba_ssm checkpoints load and saved ones load back into mamba_ssm.
 /// </summary>
-public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
+public sealed class MambaLMHeadModel : Module, IStateTracedLanguageModel
 {
     private readonly Backbone _backbone;
 
@@ -113,6 +113,24 @@ public sealed class MambaLMHeadModel : Module, IRecurrentLanguageModel
     Variable IRecurrentLanguageModel.Forward(Tensor inputIds, IInferenceCache? cache) => Forward(inputIds, AsCache(cache));
 
     Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache)!, ids);
+
+    int IStateTracedLanguageModel.StateLayers => Layers.Count;
+
+    int IStateTracedLanguageModel.StateHeads => Config.Mixer.NHeads;
+
+    int IStateTracedLanguageModel.StateHeadSize => Config.Mixer.HeadDim * Config.Mixer.DState;
+
+    string IStateTracedLanguageModel.StateHeadUnit => "head";
+
+    string IStateTracedLanguageModel.StateMitigationName => Mitigation.ToString();
+
+    Tensor IStateTracedLanguageModel.TracedState(IInferenceCache cache, int layer)
+    {
+        var state = AsCache(cache)!.Layers[layer];
+        return state.ReadoutState().Reshape(state.Batch, Config.Mixer.NHeads, Config.Mixer.HeadDim * Config.Mixer.DState);
+    }
+
+    Tensor IStateTracedLanguageModel.TracedLogRetention(IInferenceCache cache, int layer) => AsCache(cache)!.Layers[layer].LogRetention;
 
     private static MambaCache? AsCache(IInferenceCache? cache) => cache switch
     {

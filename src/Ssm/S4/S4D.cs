@@ -115,6 +115,26 @@ public sealed class S4D : Module, IForward
         return F.Glu(F.Linear(F.Reshape(y, state.Batch, H), F.Reshape(OutputWeight, 2 * H, H)), OutputBias, -1).Data;
     }
 
+    /// <summary>
+    /// max_n ln|Ā_n| per channel [H] (float32, no autograd): the log-decay per step of each channel's slowest mode under
+    /// the current parameters and discretization (ZOH: Δ·Re A_n = −Δ·exp(log_A_real)). The recurrence is time-invariant,
+    /// so after t steps a token keeps at most exp(t·this) of its weight in the channel's state.
+    /// </summary>
+    public Tensor SlowestLogDecay()
+    {
+        var (logABar, _, _) = Kernel.StepParameters();
+        var x = logABar.ToArray();
+        int modes = Kernel.Modes;
+        var slowest = new float[H];
+        for (int h = 0; h < H; h++)
+        {
+            float m = float.NegativeInfinity;
+            for (int n = 0; n < modes; n++) m = Math.Max(m, x[(h * modes + n) * 2]);
+            slowest[h] = m;
+        }
+        return Tensor.From(slowest, new[] { H }, D.Device);
+    }
+
     private void RequireCausal(string op)
     {
         if (Config.Bidirectional)

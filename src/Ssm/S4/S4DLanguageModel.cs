@@ -91,9 +91,11 @@ public sealed class S4DCache : IInferenceCache
 /// embedding by default). Parameter names: <c>embedding.weight</c>, <c>layers.{i}.norm.*</c>, <c>layers.{i}.mixer.*</c>
 /// (s4d.py names inside), <c>norm_f.*</c>, <c>lm_head.weight</c> when untied. Implements
 /// <see cref="IRecurrentLanguageModel"/>: the convolutional <see cref="Forward(Tensor, S4DCache?)"/> (chunked prefill
-/// with a cache) and the recurrent <see cref="Step(S4DCache, Tensor)"/>, so <see cref="Generator"/> works with it.
+/// with a cache) and the recurrent <see cref="Step(S4DCache, Tensor)"/>, so <see cref="Generator"/> works with it; and
+/// <see cref="IStateTracedLanguageModel"/> for <see cref="StateDiagnostics"/>, a head being a channel (its N/2 complex
+/// modes as N reals) and the first token's retention that of the channel's slowest mode.
 /// </summary>
-public sealed class S4DLanguageModel : Module, IRecurrentLanguageModel
+public sealed class S4DLanguageModel : Module, IStateTracedLanguageModel
 {
     private readonly ModuleList<S4DLanguageModelBlock> _layers;
 
@@ -138,6 +140,33 @@ public sealed class S4DLanguageModel : Module, IRecurrentLanguageModel
     Variable IRecurrentLanguageModel.Forward(Tensor inputIds, IInferenceCache? cache) => Forward(inputIds, AsCache(cache));
 
     Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache)!, ids);
+
+    int IStateTracedLanguageModel.StateLayers => Layers.Count;
+
+    int IStateTracedLanguageModel.StateHeads => Config.DModel;
+
+    int IStateTracedLanguageModel.StateHeadSize => Layers.Count == 0 ? 0 : 2 * Layers[0].Mixer.Kernel.Modes;
+
+    string IStateTracedLanguageModel.StateHeadUnit => "channel";
+
+    string IStateTracedLanguageModel.StateMitigationName => "none";
+
+    Tensor IStateTracedLanguageModel.TracedState(IInferenceCache cache, int layer)
+    {
+        var state = AsCache(cache)!.Layers[layer].State;
+        return state.Reshape(state.Size(0), state.Size(1), state.Size(2) * 2);
+    }
+
+    /// <summary>ln α_{1:t} = t · max_n ln|Ā_n| for every sequence and channel (<see cref="S4D.SlowestLogDecay"/>).</summary>
+    Tensor IStateTracedLanguageModel.TracedLogRetention(IInferenceCache cache, int layer)
+    {
+        var c = AsCache(cache)!;
+        var perStep = Layers[layer].Mixer.SlowestLogDecay().ToArray();
+        var retention = new float[c.Batch * perStep.Length];
+        for (int b = 0; b < c.Batch; b++)
+            for (int h = 0; h < perStep.Length; h++) retention[b * perStep.Length + h] = (float)((double)c.Position * perStep[h]);
+        return Tensor.From(retention, new[] { c.Batch, perStep.Length }, EmbeddingLayer.Weight.Device);
+    }
 
     private static S4DCache? AsCache(IInferenceCache? cache) => cache switch
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Mamba;
 using Ssm.Synthetic.Models;
@@ -10,8 +11,9 @@ using Ssm.Synthetic.Training;
 namespace Ssm.Synthetic.Cli;
 
 /// <summary>
-/// <c>ssm diagnose</c>: state-collapse diagnostics of a Mamba-2 model on task data — per layer and head the state's
-/// mean, variance and RMS per bucket of tokens and the first token's retention α_{1:t}; JSON and plots.
+/// <c>ssm diagnose</c>: state-collapse diagnostics of a Mamba-2 or S4D model on task data — per layer and head (S4D:
+/// channel) the state's mean, variance and RMS per bucket of tokens and the first token's retention α_{1:t}; JSON and
+/// plots.
 /// </summary>
 internal static class DiagnoseCommand
 {
@@ -24,8 +26,8 @@ internal static class DiagnoseCommand
 
     public static Command Build()
     {
-        var modelDir = new Option<string?>("--model") { Description = "Model folder with config.json and model.safetensors (mamba_ssm layout)." };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "Run folder written by ssm train (run.json and checkpoint/) of a mamba2 model." };
+        var modelDir = new Option<string?>("--model") { Description = "Mamba-2 model folder with config.json and model.safetensors (mamba_ssm layout); S4D models have no folder format, use --checkpoint." };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Run folder written by ssm train (run.json and checkpoint/) of a mamba2 or s4d (token task) model." };
         var task = new Option<string?>("--task") { Description = "Task whose sequences are fed (default: the run's task, else passkey-tokens)." };
         var len = new Option<int>("--len") { Description = "Sequence length to run over.", Required = true };
         var bucket = new Option<int?>("--bucket") { Description = "Tokens per bucket (default: len/64, at least 1)." };
@@ -37,7 +39,7 @@ internal static class DiagnoseCommand
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
         var taskOptions = new TaskOptions();
-        var cmd = new Command("diagnose", "Runs a Mamba-2 model over task sequences and writes state statistics per layer, head and bucket of tokens (diagnostics.json) and plots of the state variance and the first token's retention against the position.")
+        var cmd = new Command("diagnose", "Runs a Mamba-2 or S4D model over task sequences and writes state statistics per layer, head (S4D: channel) and bucket of tokens (diagnostics.json) and plots of the state variance and the first token's retention against the position.")
         {
             modelDir, checkpoint, task, len, bucket, batch, trainLen, mitigation, outDir, seed, device, threads,
         };
@@ -54,7 +56,7 @@ internal static class DiagnoseCommand
             int bucketSize = r.GetValue(bucket) ?? Math.Max(1, length / 64);
             if (bucketSize < 1) throw new ArgumentException($"--bucket: must be positive, got {bucketSize}.");
 
-            MambaLMHeadModel lm;
+            IStateTracedLanguageModel lm;
             ISequenceTask t;
             int? training = r.GetValue(trainLen);
             string name;
@@ -62,8 +64,10 @@ internal static class DiagnoseCommand
             {
                 var config = RunConfig.Load(runPath);
                 var model = ModelFactory.Create(config.Model, new Rng(config.Training.Seed), dev);
+                lm = ModelFactory.StateTracedOf(model);
+                if (!m.IsNone && lm is not MambaLMHeadModel)
+                    throw new ArgumentException($"--mitigation {m}: the state-collapse mitigations apply to Mamba-2 models only, and this run's model is '{config.Model.Name}'; use --mitigation none.");
                 Trainer.LoadModel(model, Trainer.CheckpointDir(runPath), dev);
-                lm = ModelFactory.Mamba2Of(model);
                 var taskName = r.GetValue(task) ?? config.Task;
                 var options = taskName == config.Task ? new Dictionary<string, string>(config.TaskOptions) : new Dictionary<string, string>();
                 foreach (var (k, v) in taskOptions.Given(r)) options[k] = v;
@@ -73,13 +77,14 @@ internal static class DiagnoseCommand
             }
             else
             {
-                lm = MambaLMHeadModel.Load(modelPath!, dev);
+                var mamba = MambaLMHeadModel.Load(modelPath!, dev);
                 t = TaskOptions.Create(r.GetValue(task) ?? "passkey-tokens", taskOptions.Given(r));
-                if (t.VocabSize > lm.Config.VocabSize)
-                    throw new ArgumentException($"--task {t.Name}: its vocabulary ({t.VocabSize}) is larger than the model's ({lm.Config.VocabSize}).");
+                if (t.VocabSize > mamba.Config.VocabSize)
+                    throw new ArgumentException($"--task {t.Name}: its vocabulary ({t.VocabSize}) is larger than the model's ({mamba.Config.VocabSize}).");
+                lm = mamba;
                 name = Path.GetFileName(Path.GetFullPath(modelPath!).TrimEnd(Path.DirectorySeparatorChar));
             }
-            lm.Mitigation = m;
+            if (lm is MambaLMHeadModel mambaLm) mambaLm.Mitigation = m;
             var batchData = t.Sample(new Rng(r.GetValue(seed)), sequences, length, DataSplit.Test);
             StateTrace trace;
             using (var scope = TensorScope.Begin())

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Mamba;
 using Ssm.Synthetic.Models;

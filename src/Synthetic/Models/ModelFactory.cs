@@ -1,3 +1,4 @@
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Hybrid;
 using Ssm.Hybrid.LongVQ;
@@ -126,12 +127,20 @@ public static class ModelFactory
     }
 
     /// <summary>
-    /// The Mamba-2 language model inside <paramref name="model"/> (built with <c>--model mamba2</c>), for state
-    /// diagnostics and mitigations; a clear error for any other model.
+    /// The Mamba-2 language model inside <paramref name="model"/> (built with <c>--model mamba2</c>), for state-collapse
+    /// mitigations; a clear error for any other model.
     /// </summary>
     public static MambaLMHeadModel Mamba2Of(TrainableModel model) =>
         model is LanguageModelAdapter { LanguageModel: MambaLMHeadModel lm } ? lm
-            : throw new ArgumentException($"model '{model.Spec.Name}' is not a Mamba-2 language model; state diagnostics and --mitigation need --model mamba2.");
+            : throw new ArgumentException($"model '{model.Spec.Name}' is not a Mamba-2 language model; --mitigation (other than none) needs --model mamba2.");
+
+    /// <summary>
+    /// The language model inside <paramref name="model"/> whose recurrent state the diagnostics can trace (built with
+    /// <c>--model mamba2</c> or, for a token task, <c>--model s4d</c>); a clear error for any other model.
+    /// </summary>
+    public static IStateTracedLanguageModel StateTracedOf(TrainableModel model) =>
+        model is LanguageModelAdapter { LanguageModel: IStateTracedLanguageModel lm } ? lm
+            : throw new ArgumentException($"model '{model.Spec.Name}' has no traceable recurrent state; state diagnostics need a Mamba-2 or S4D language model (--model mamba2 or s4d on a token task).");
 
     private static TrainableModel BuildMamba2(ModelSpec s, Rng rng, Device device)
     {

@@ -1,3 +1,4 @@
+using Ssm.Inference;
 using Ssm.Kernels;
 using Ssm.Mamba;
 
