@@ -16,12 +16,23 @@ public sealed class SmokeTests
         Assert.True(exitCode == 0, $"--smoke exited with {exitCode}:\n{Tail(output)}");
 
         // Every benchmark class ran and every compare case reported a result line.
-        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks" })
-            Assert.Contains(benchmark, output);
+        foreach (var benchmark in BenchmarkClasses)
+            Assert.Contains($"{benchmark}.", output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
                      "\"case\":\"ssd_scan\"", "\"case\":\"limits\"" })
             Assert.Contains(compareCase, output);
     }
+
+    /// <summary>Every BenchmarkDotNet class the smoke run must reach (kernel families, then layers).</summary>
+    private static readonly string[] BenchmarkClasses =
+    {
+        "GemmBenchmarks", "ElementwiseBenchmarks", "AttentionBenchmarks", "SsdScanBenchmarks", "ReductionsBenchmarks",
+        "NormsBenchmarks", "SoftmaxBenchmarks", "Conv1dBenchmarks", "FftBenchmarks", "FftConvBenchmarks",
+        "SelectiveScanBenchmarks", "LinearScanBenchmarks", "CauchyBenchmarks", "VandermondeBenchmarks",
+        "SsmDiscretizationBenchmarks", "SsmRecurrenceBenchmarks", "EmbeddingBenchmarks", "CrossEntropyBenchmarks",
+        "LayoutBenchmarks", "GluBenchmarks", "RopeBenchmarks", "DropoutBenchmarks", "OptimBenchmarks",
+        "S4DBenchmarks", "S4BlockBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks",
+    };
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
     [Fact]
