@@ -9,12 +9,14 @@ using Ssm.Benchmarks.Profile;
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Six modes:
+/// Entry point. Seven modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
 /// (warm-up, then the median of R timed calls) printing one JSON line per measurement; <c>benchmarks/compare.sh</c>
 /// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
+/// <item><c>report RESULTS.jsonl.. [--out DIR]</c>: for every compare case with a sequence length, log-log plots of time
+/// (and peak memory) against L and a markdown table (<see cref="CompareReport"/>); compare.sh runs it after every run.</item>
 /// <item><c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention compare rows as a markdown table and log-log
 /// plots of time and memory against L (<see cref="AttentionReport"/>).</item>
 /// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
@@ -33,6 +35,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "report") return CompareReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "attention-report") return AttentionReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);

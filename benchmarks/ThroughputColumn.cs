@@ -28,3 +28,19 @@ public sealed class ThroughputColumn(string unit, Func<BenchmarkCase, double> wo
     /// <summary>The value of a [Params]/[ParamsSource] parameter of a case.</summary>
     public static T Param<T>(BenchmarkCase c, string name) => (T)c.Parameters[name];
 }
+
+/// <summary>A benchmark class that states the work of one call of a case, for a <see cref="ThroughputColumn"/>.</summary>
+public interface IThroughput
+{
+    /// <summary>The column's unit; <see cref="Work"/> divided by nanoseconds must be in it (bytes → GB/s, flops → GFLOP/s).</summary>
+    static abstract string Unit { get; }
+
+    /// <summary>The work of one call of the case.</summary>
+    static abstract double Work(BenchmarkCase c);
+}
+
+/// <summary>The config that adds <typeparamref name="T"/>'s throughput column: <c>[Config(typeof(ThroughputConfig&lt;T&gt;))]</c>.</summary>
+public sealed class ThroughputConfig<T> : BenchmarkDotNet.Configs.ManualConfig where T : IThroughput
+{
+    public ThroughputConfig() => AddColumn(new ThroughputColumn(T.Unit, T.Work));
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of Ssm (.NET) with the PyTorch peer on this machine, same shapes, same thread count,
-# alternating rounds. Prints a table (report.py) and leaves the raw JSON lines and the table in the output folder.
+# alternating rounds. Prints a table (report.py) and leaves the raw JSON lines and the table in the output folder, with
+# log-log plots of time (and peak memory) against L for the cases with a sequence length and their table (scaling.md),
+# written by the .NET report mode (Compare/CompareReport.cs).
 #
 #   benchmarks/compare.sh [--threads N] [--rounds R] [--reps R] [--small] [--max-tokens N] [--where k=v,..] [--out DIR] [CASE ...]
 #
@@ -90,3 +92,4 @@ done
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 { cat "$out/machine.txt"; echo; python3 "$here/report.py" "$results"; } | tee "$out/table.md"
+dotnet "$dll" report "$results" --out "$out" > /dev/null

@@ -1,27 +1,24 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
-using ScottPlot;
+using static Ssm.Benchmarks.Compare.CompareReport;
 
 namespace Ssm.Benchmarks.Compare;
 
 /// <summary>
 /// <c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention rows of compare runs (both implementations) as a
-/// markdown table (time per call, median over rounds of each round's median; peak resident memory) and two log-log
-/// PNG plots against L: time (<c>attention-time.png</c>) and peak memory (<c>attention-memory.png</c>), with guide lines
-/// ∝ L and ∝ L².
+/// markdown table with one column per implementation × mask × pass (time per call, median over rounds of each round's
+/// median; peak resident memory), and the log-log plots of <see cref="CompareReport"/> for the attention case:
+/// <c>attention-time.png</c> and <c>attention-memory.png</c>, with guide lines ∝ L and ∝ L².
 /// </summary>
 internal static class AttentionReport
 {
-    private sealed record Row(string Impl, string Name, int L, List<double> Ms, List<double> PeakMb);
-
     public static int Run(string[] args)
     {
         var inputs = new List<string>();
         string outDir = ".";
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--out") outDir = args[++i];
+            if (args[i] == "--out" && i + 1 < args.Length) outDir = args[++i];
             else inputs.Add(args[i]);
         }
         if (inputs.Count == 0)
@@ -29,109 +26,34 @@ internal static class AttentionReport
             Console.Error.WriteLine("usage: attention-report RESULTS.jsonl.. [--out DIR]");
             return 2;
         }
-        var rows = new Dictionary<(string, string, int), Row>();
-        var shapes = new HashSet<string>();
-        foreach (var path in inputs)
-            foreach (var line in File.ReadLines(path))
-            {
-                if (!line.TrimStart().StartsWith('{')) continue;
-                var r = JsonNode.Parse(line)!;
-                if ((string?)r["case"] != "attention") continue;
-                string impl = (string)r["impl"]!, name = (string)r["name"]!, shape = (string)r["shape"]!;
-                var parts = shape.Split(' ');
-                int l = int.Parse(parts[0]["L=".Length..], CultureInfo.InvariantCulture);
-                shapes.Add(string.Join(" ", parts.Skip(1)));
-                var row = rows.TryGetValue((impl, name, l), out var found) ? found : rows[(impl, name, l)] = new Row(impl, name, l, new(), new());
-                row.Ms.Add((double)r["median_ms"]!);
-                if (r["peak_rss_mb"] is { } peak) row.PeakMb.Add((double)peak);
-            }
+        var rows = Load(inputs).Where(r => r.Case == "attention" && r.L is not null).ToList();
         if (rows.Count == 0)
         {
             Console.Error.WriteLine("attention-report: no attention rows in the inputs.");
             return 1;
         }
-        Console.WriteLine(Table(rows.Values.ToList()));
+        Console.WriteLine(Table(rows));
         Directory.CreateDirectory(outDir);
-        // Shapes that only add a window to another are shown once ("B=1 H=8 D=64 w=256").
-        string sizes = string.Join(", ", shapes.Where(a => !shapes.Any(b => b != a && b.StartsWith(a, StringComparison.Ordinal))).Order());
-        Plot(rows.Values.ToList(), r => Median(r.Ms) / 1e3, "time per call (s)", $"Attention time vs L ({sizes})",
-            Path.Combine(outDir, "attention-time.png"));
-        Plot(rows.Values.Where(r => r.PeakMb.Count > 0).ToList(), r => r.PeakMb.Max(), "peak resident memory (MiB)",
-            "Attention: peak process memory vs L (runtime and inputs included)", Path.Combine(outDir, "attention-memory.png"));
-        Console.Error.WriteLine($"attention-report: wrote {Path.Combine(outDir, "attention-time.png")} and attention-memory.png");
+        foreach (var path in PlotCase("attention", rows, outDir)) Console.Error.WriteLine($"attention-report: wrote {path}");
         return 0;
     }
 
-    private static string Table(List<Row> rows)
+    private static string Table(List<Measurement> rows)
     {
-        var lengths = rows.Select(r => r.L).Distinct().Order().ToList();
+        var lengths = rows.Select(r => r.L!.Value).Distinct().Order().ToList();
         var columns = new[] { ("ssm", "causal_fwd"), ("torch", "causal_fwd"), ("ssm", "sliding_fwd"), ("torch", "sliding_fwd"),
             ("ssm", "causal_fwd_bwd"), ("torch", "causal_fwd_bwd"), ("ssm", "sliding_fwd_bwd"), ("torch", "sliding_fwd_bwd") };
-        string Label(string impl) => impl == "ssm" ? "Ssm" : "PyTorch";
         var sb = new StringBuilder();
-        sb.AppendLine("| L | " + string.Join(" | ", columns.Select(c => $"{Label(c.Item1)} {c.Item2.Replace('_', ' ')} ms")) + " | Ssm peak MiB (causal fwd+bwd) | PyTorch peak MiB (causal fwd+bwd) |");
+        sb.AppendLine("| L | " + string.Join(" | ", columns.Select(c => $"{ImplLabel(c.Item1)} {c.Item2.Replace('_', ' ')} ms")) + " | Ssm peak MiB (causal fwd+bwd) | PyTorch peak MiB (causal fwd+bwd) |");
         sb.AppendLine("|---:|" + string.Concat(Enumerable.Repeat("---:|", columns.Length + 2)));
         foreach (int l in lengths)
         {
             var cells = columns.Select(c => rows.FirstOrDefault(r => r.Impl == c.Item1 && r.Name == c.Item2 && r.L == l) is { } r
-                ? Median(r.Ms).ToString(Median(r.Ms) >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) : "–");
-            string Peak(string impl) => rows.FirstOrDefault(r => r.Impl == impl && r.Name == "causal_fwd_bwd" && r.L == l) is { PeakMb.Count: > 0 } r
-                ? r.PeakMb.Max().ToString("F0", CultureInfo.InvariantCulture) : "–";
+                ? r.MedianMs.ToString(r.MedianMs >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) : "–");
+            string Peak(string impl) => rows.FirstOrDefault(r => r.Impl == impl && r.Name == "causal_fwd_bwd" && r.L == l)?.PeakMbMax is { } mb
+                ? mb.ToString("F0", CultureInfo.InvariantCulture) : "–";
             sb.AppendLine($"| {l} | {string.Join(" | ", cells)} | {Peak("ssm")} | {Peak("torch")} |");
         }
         return sb.ToString();
-    }
-
-    private static void Plot(List<Row> rows, Func<Row, double> value, string yLabel, string title, string path)
-    {
-        var plot = new Plot();
-        var colors = new Dictionary<(string, string), Color>
-        {
-            [("ssm", "causal")] = Colors.Blue, [("ssm", "sliding")] = Colors.Green,
-            [("torch", "causal")] = Colors.Red, [("torch", "sliding")] = Colors.Orange,
-        };
-        foreach (var group in rows.GroupBy(r => (r.Impl, r.Name)).OrderBy(g => g.Key.Name).ThenBy(g => g.Key.Impl))
-        {
-            var points = group.OrderBy(r => r.L).ToList();
-            string mask = group.Key.Name.StartsWith("causal", StringComparison.Ordinal) ? "causal" : "sliding";
-            bool backward = group.Key.Name.EndsWith("fwd_bwd", StringComparison.Ordinal);
-            var s = plot.Add.Scatter(points.Select(r => Math.Log10(r.L)).ToArray(), points.Select(r => Math.Log10(value(r))).ToArray());
-            s.LegendText = $"{(group.Key.Impl == "ssm" ? "Ssm" : "PyTorch")} {mask} {(backward ? "fwd+bwd" : "fwd")}";
-            s.Color = colors.GetValueOrDefault((group.Key.Impl, mask), Colors.Gray);
-            s.LinePattern = backward ? LinePattern.Dashed : LinePattern.Solid;
-            s.MarkerShape = backward ? MarkerShape.FilledSquare : MarkerShape.FilledCircle;
-            s.MarkerSize = 6;
-        }
-        // Guide slopes through the lowest-L point of the smallest and largest series.
-        var all = rows.Select(r => (X: Math.Log10(r.L), Y: Math.Log10(value(r)))).ToList();
-        double x0 = all.Min(p => p.X), x1 = all.Max(p => p.X), yMin = all.Where(p => p.X == x0).Min(p => p.Y);
-        foreach (var (slope, label) in new[] { (1.0, "∝ L"), (2.0, "∝ L²") })
-        {
-            var guide = plot.Add.Line(x0, yMin - 0.3, x1, yMin - 0.3 + slope * (x1 - x0));
-            guide.LegendText = label;
-            guide.Color = Colors.Black.WithAlpha(slope == 1 ? 0.35 : 0.6);
-            guide.LinePattern = LinePattern.Dotted;
-        }
-        plot.Axes.Bottom.TickGenerator = LogTicks();
-        plot.Axes.Left.TickGenerator = LogTicks();
-        plot.Title(title);
-        plot.XLabel("sequence length L");
-        plot.YLabel(yLabel);
-        plot.ShowLegend(Alignment.UpperLeft);
-        plot.SavePng(path, 1000, 650);
-    }
-
-    // Values are stored as log10; the ticks show the real values.
-    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
-    {
-        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-        IntegerTicksOnly = true,
-        LabelFormatter = v => Math.Pow(10, v).ToString("G4", CultureInfo.InvariantCulture),
-    };
-
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : 0.5 * (s[s.Count / 2 - 1] + s[s.Count / 2]);
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Ssm.Benchmarks.Tests;
 
 /// <summary>
@@ -12,16 +10,27 @@ public sealed class SmokeTests
     [Fact]
     public void SmokeModeRunsEveryBenchmarkAndCompareCase()
     {
-        var (exitCode, output) = RunBenchmarks(null, "--smoke");
-        Assert.True(exitCode == 0, $"--smoke exited with {exitCode}:\n{Tail(output)}");
+        var (exitCode, output) = BenchmarksProcess.Run(null, "--smoke");
+        Assert.True(exitCode == 0, $"--smoke exited with {exitCode}:\n{BenchmarksProcess.Tail(output)}");
 
         // Every benchmark class ran and every compare case reported a result line.
-        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks" })
-            Assert.Contains(benchmark, output);
+        foreach (var benchmark in BenchmarkClasses)
+            Assert.Contains($"{benchmark}.", output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
                      "\"case\":\"ssd_scan\"", "\"case\":\"limits\"" })
             Assert.Contains(compareCase, output);
     }
+
+    /// <summary>Every BenchmarkDotNet class the smoke run must reach (kernel families, then layers).</summary>
+    private static readonly string[] BenchmarkClasses =
+    {
+        "GemmBenchmarks", "ElementwiseBenchmarks", "AttentionBenchmarks", "SsdScanBenchmarks", "ReductionsBenchmarks",
+        "NormsBenchmarks", "SoftmaxBenchmarks", "Conv1dBenchmarks", "FftBenchmarks", "FftConvBenchmarks",
+        "SelectiveScanBenchmarks", "LinearScanBenchmarks", "CauchyBenchmarks", "VandermondeBenchmarks",
+        "SsmDiscretizationBenchmarks", "SsmRecurrenceBenchmarks", "EmbeddingBenchmarks", "CrossEntropyBenchmarks",
+        "LayoutBenchmarks", "GluBenchmarks", "RopeBenchmarks", "DropoutBenchmarks", "OptimBenchmarks",
+        "S4DBenchmarks", "S4BlockBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks",
+    };
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
     [Fact]
@@ -31,8 +40,8 @@ public sealed class SmokeTests
         var json = Path.Combine(Path.GetTempPath(), $"ssm-gpu-tiny-{Environment.ProcessId}.json");
         try
         {
-            var (exitCode, output) = RunBenchmarks("ilgpu-cpu", "gpu", "--tiny", "--skip-timings", "--out", json);
-            Assert.True(exitCode == 0, $"gpu --tiny exited with {exitCode}:\n{Tail(output)}");
+            var (exitCode, output) = BenchmarksProcess.Run("ilgpu-cpu", "gpu", "--tiny", "--skip-timings", "--out", json);
+            Assert.True(exitCode == 0, $"gpu --tiny exited with {exitCode}:\n{BenchmarksProcess.Tail(output)}");
             var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement;
             Assert.Equal(0, doc.GetProperty("parity_failed").GetInt32());
             var families = doc.GetProperty("parity").EnumerateArray().Select(p => p.GetProperty("family").GetString()).ToArray();
@@ -44,27 +53,4 @@ public sealed class SmokeTests
             File.Delete(json);
         }
     }
-
-    /// <summary>Runs <c>dotnet Ssm.Benchmarks.dll ARGS</c> with SSM_DEVICE = device (default cpu) and returns its exit code and output.</summary>
-    private static (int ExitCode, string Output) RunBenchmarks(string? device, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Ssm.Benchmarks.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing (the test project references benchmarks/Benchmarks.csproj)");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        start.Environment["SSM_DEVICE"] = device ?? "cpu";
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
-
-    private static string Tail(string s) => s.Length <= 4000 ? s : s[^4000..];
 }
