@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Ssm.Kernels;
@@ -146,13 +147,7 @@ internal static unsafe class SsdScanCpu
                 for (int c = 0; c < d.Chunks; c++)
                 {
                     float decay = MathF.Exp(cum[d.Cum(b, h, c) + d.ChunkLength(c) - 1]);
-                    var S = states.AsSpan(d.ChunkState(b, h, c), pn);
-                    for (int k = 0; k < pn; k++)
-                    {
-                        float own = S[k];
-                        S[k] = H[k];
-                        H[k] = decay * H[k] + own;
-                    }
+                    Carry(states.AsSpan(d.ChunkState(b, h, c), pn), H, decay);
                 }
             }
         });
@@ -179,17 +174,26 @@ internal static unsafe class SsdScanCpu
                     float decay = MathF.Exp(cum[d.Cum(b, h, c) + d.ChunkLength(c) - 1]);
                     int so = d.ChunkState(b, h, c);
                     pass[bh * d.Chunks + c] = decay * TensorPrimitives.Dot(states.AsSpan(so, pn), dH);
-                    var L = dStates.AsSpan(so, pn);
-                    for (int k = 0; k < pn; k++)
-                    {
-                        float local = L[k];
-                        L[k] = dH[k];
-                        dH[k] = decay * dH[k] + local;
-                    }
+                    Carry(dStates.AsSpan(so, pn), dH, decay);
                 }
                 if (dInitial is not null) dH.CopyTo(dInitial.Data.AsSpan(dInitial.Offset + d.State0(b, h), pn));
             }
         });
+    }
+
+    /// <summary>In place, element-wise: (chunk, running) ← (running, decay·running + chunk).</summary>
+    private static void Carry(Span<float> chunk, Span<float> running, float decay)
+    {
+        int n = chunk.Length, k = 0, V = Vector<float>.Count;
+        var dv = new Vector<float>(decay);
+        for (; k + V <= n; k += V)
+        {
+            var own = new Vector<float>(chunk[k..]);
+            var r = new Vector<float>(running[k..]);
+            r.CopyTo(chunk[k..]);
+            Vector.FusedMultiplyAdd(dv, r, own).CopyTo(running[k..]);
+        }
+        for (; k < n; k++) (chunk[k], running[k]) = (running[k], decay * running[k] + chunk[k]);
     }
 
     /// <summary>row[j] = exp(cum[i] − cum[j]) for j ≤ i (never a positive exponent: a ≤ 0, Δ ≥ 0).</summary>
@@ -216,7 +220,7 @@ internal static unsafe class SsdScanCpu
 
     /// <summary>
     /// Per (batch, group, chunk), with the chunk's Cᵀ and (C·Bᵀ)ᵀ shared by the group's heads, per head:
-    /// y = diag(exp(cum)) C Hᵀ + D x + M X with M_ij = exp(cum_i − cum_j) (C_i·B_j) Δ_j (j ≤ i), as three products.
+    /// y = diag(exp(cum)) C Hᵀ + M X with M_ij = exp(cum_i − cum_j) (C_i·B_j) Δ_j (j ≤ i) + D δ_ij, as two products.
     /// </summary>
     private static void ChunkOutputs(SsdDims d, Tensor x, Tensor dt, Tensor B, Tensor C, Tensor? D, float[] cum, float[] states, Tensor y)
     {
@@ -240,9 +244,10 @@ internal static unsafe class SsdScanCpu
                 {
                     HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
                     float* yc = py + yo + d.X(b, t0, h), xc = px + xo + d.X(b, t0, h);
+                    float dh = D is null ? 0f : D.Data[D.Offset + h];
                     for (int j = 0; j < T; j++)
                     {
-                        // Row j of Mᵀ: exp(cum_i − cum_j)·(C_i·B_j)·Δ_j for i ≥ j, zeros before.
+                        // Row j of Mᵀ: exp(cum_i − cum_j)·(C_i·B_j)·Δ_j (+ D on the diagonal) for i ≥ j, zeros before.
                         var row = new Span<float>(mT + j * T, T);
                         row[..j].Clear();
                         var r = row[j..];
@@ -250,15 +255,14 @@ internal static unsafe class SsdScanCpu
                         TensorPrimitives.Exp(r, r);
                         TensorPrimitives.Multiply(r, new ReadOnlySpan<float>(cbT + j * T + j, T - j), r);
                         TensorPrimitives.Multiply(r, dtRow[j], r);
+                        r[0] += dh; // D x_j as part of M X
                     }
                     SmallGemm.Multiply(T, P, N, new Strided(cT, 1, T), new Strided(ps + d.ChunkState(b, h, c), N).T, yc, rowX,
                         accumulate: false);
-                    float dh = D is null ? 0f : D.Data[D.Offset + h];
                     for (int i = 0; i < T; i++)
                     {
                         var yi = new Span<float>(yc + (long)i * rowX, P);
                         TensorPrimitives.Multiply(yi, MathF.Exp(cumRow[i]), yi);
-                        if (D is not null) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xc + (long)i * rowX, P), dh, yi, yi);
                     }
                     SmallGemm.Multiply(T, P, T, new Strided(mT, 1, T), new Strided(xc, rowX), yc, rowX, accumulate: true,
                         ZeroSide.AboveDiagonal);
