@@ -207,9 +207,23 @@ internal static class Conv1dCpu
                     acc = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(wa, k0, w));
                 }
                 if (ba is not null) acc += ba[bo + c];
-                ya[yo + i] = silu ? ScalarMath.Silu(acc) : acc;
+                ya[yo + i] = acc;
             }
+            if (silu) SiluInPlace(new Span<float>(ya, yo + i0, i1 - i0));
         });
+    }
+
+    /// <summary>v ← v·sigmoid(v), vectorized over blocks (a scalar exp per channel would cost more than the convolution).</summary>
+    private static void SiluInPlace(Span<float> v)
+    {
+        Span<float> sigmoid = stackalloc float[512];
+        for (int k = 0; k < v.Length; k += sigmoid.Length)
+        {
+            var part = v.Slice(k, Math.Min(sigmoid.Length, v.Length - k));
+            var sg = sigmoid[..part.Length];
+            TensorPrimitives.Sigmoid(part, sg);
+            TensorPrimitives.Multiply(part, sg, part);
+        }
     }
 
     public static void StateFromPrefix(ConvSpec s, Tensor x, Tensor? initial, Tensor state)
