@@ -196,11 +196,53 @@ internal static unsafe class SsdScanCpu
         for (; k < n; k++) (chunk[k], running[k]) = (running[k], decay * running[k] + chunk[k]);
     }
 
-    /// <summary>row[j] = exp(cum[i] − cum[j]) for j ≤ i (never a positive exponent: a ≤ 0, Δ ≥ 0).</summary>
-    private static void DecayRow(ReadOnlySpan<float> cum, int i, Span<float> row)
+    /// <summary>
+    /// Row j of Mᵀ (length T): m[i] = exp(cum_i − cum_j)·cbT[i]·Δ_j for i ≥ j (+ D at i = j, the D·x term), zeros before.
+    /// Exponents are never positive (a ≤ 0, Δ ≥ 0).
+    /// </summary>
+    private static void OutputRow(ReadOnlySpan<float> cum, int j, float dtj, float dh, float* cbT, float* m)
     {
-        TensorPrimitives.Subtract(cum[i], cum[..(i + 1)], row[..(i + 1)]);
-        TensorPrimitives.Exp(row[..(i + 1)], row[..(i + 1)]);
+        int T = cum.Length, V = Vector<float>.Count, i = j;
+        var cj = new Vector<float>(cum[j]);
+        var dtv = new Vector<float>(dtj);
+        for (; i + V <= T; i += V)
+            Vector.Store(Vector.Exp(new Vector<float>(cum[i..]) - cj) * Vector.Load(cbT + i) * dtv, m + i);
+        for (; i < T; i++) m[i] = MathF.Exp(cum[i] - cum[j]) * cbT[i] * dtj;
+        new Span<float>(m, j).Clear();
+        m[j] += dh;
+    }
+
+    /// <summary>
+    /// Row i (length T) of the backward's lower-triangular matrices, zeros past the diagonal: with dec_j =
+    /// exp(cum_i − cum_j), e[j] = dec_j·cb[j] (E = (C·Bᵀ)∘decay) and w[j] = dec_j·Δ_j·g[j] (W = decay∘Δ∘G);
+    /// direct[j] += e[j]·g[j].
+    /// </summary>
+    private static void GradientRow(ReadOnlySpan<float> cum, ReadOnlySpan<float> dt, int i, float* cb, float* g, float* e,
+        float* w, Span<float> direct)
+    {
+        int T = cum.Length, V = Vector<float>.Count, j = 0;
+        var ci = new Vector<float>(cum[i]);
+        var last = new Vector<int>(i);
+        for (; j <= i && j + V <= T; j += V)
+        {
+            // Lanes past the diagonal may hold exp of a positive exponent: select zero there.
+            var keep = Vector.LessThanOrEqual(Vector<int>.Indices + new Vector<int>(j), last);
+            var dec = Vector.ConditionalSelect(keep.As<int, float>(), Vector.Exp(ci - new Vector<float>(cum[j..])), Vector<float>.Zero);
+            var gv = Vector.Load(g + j);
+            var ev = dec * Vector.Load(cb + j);
+            Vector.Store(ev, e + j);
+            Vector.Store(dec * new Vector<float>(dt[j..]) * gv, w + j);
+            Vector.FusedMultiplyAdd(ev, gv, new Vector<float>(direct[j..])).CopyTo(direct[j..]);
+        }
+        for (; j <= i; j++)
+        {
+            float dec = MathF.Exp(cum[i] - cum[j]);
+            e[j] = dec * cb[j];
+            w[j] = dec * dt[j] * g[j];
+            direct[j] += e[j] * g[j];
+        }
+        new Span<float>(e + j, T - j).Clear();
+        new Span<float>(w + j, T - j).Clear();
     }
 
     /// <summary>Copies this head's cum and Δ of the chunk into contiguous rows.</summary>
@@ -245,18 +287,7 @@ internal static unsafe class SsdScanCpu
                     HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
                     float* yc = py + yo + d.X(b, t0, h), xc = px + xo + d.X(b, t0, h);
                     float dh = D is null ? 0f : D.Data[D.Offset + h];
-                    for (int j = 0; j < T; j++)
-                    {
-                        // Row j of Mᵀ: exp(cum_i − cum_j)·(C_i·B_j)·Δ_j (+ D on the diagonal) for i ≥ j, zeros before.
-                        var row = new Span<float>(mT + j * T, T);
-                        row[..j].Clear();
-                        var r = row[j..];
-                        TensorPrimitives.Subtract(cumRow[j..], cumRow[j], r);
-                        TensorPrimitives.Exp(r, r);
-                        TensorPrimitives.Multiply(r, new ReadOnlySpan<float>(cbT + j * T + j, T - j), r);
-                        TensorPrimitives.Multiply(r, dtRow[j], r);
-                        r[0] += dh; // D x_j as part of M X
-                    }
+                    for (int j = 0; j < T; j++) OutputRow(cumRow, j, dtRow[j], dh, cbT + j * T, mT + j * T);
                     SmallGemm.Multiply(T, P, N, new Strided(cT, 1, T), new Strided(ps + d.ChunkState(b, h, c), N).T, yc, rowX,
                         accumulate: false);
                     for (int i = 0; i < T; i++)
@@ -319,21 +350,7 @@ internal static unsafe class SsdScanCpu
 
                     // Rows i of E and W (zeros above the diagonal) and the column sums Σ_i E_ij G_ij (direct part of dΔ_j).
                     direct.Clear();
-                    for (int i = 0; i < T; i++)
-                    {
-                        var e = new Span<float>(E + i * T, T);
-                        var w = new Span<float>(W + i * T, T);
-                        var gi = new ReadOnlySpan<float>(G + i * T, i + 1);
-                        var ei = e[..(i + 1)];
-                        var wi = w[..(i + 1)];
-                        DecayRow(cumRow, i, ei);
-                        TensorPrimitives.Multiply(ei, dtRow[..(i + 1)], wi);
-                        TensorPrimitives.Multiply(wi, gi, wi);
-                        TensorPrimitives.Multiply(ei, new ReadOnlySpan<float>(cb + i * T, i + 1), ei);
-                        TensorPrimitives.FusedMultiplyAdd(ei, gi, direct[..(i + 1)], direct[..(i + 1)]);
-                        e[(i + 1)..].Clear();
-                        w[(i + 1)..].Clear();
-                    }
+                    for (int i = 0; i < T; i++) GradientRow(cumRow, dtRow, i, cb + i * T, G + i * T, E + i * T, W + i * T, direct);
 
                     // Diagonal-block part of dA_m = Σ_{i≥m} Σ_{j<m} (C_i·B_j) W_ij: sums[j] runs over rows i ≥ m.
                     dA.Clear();
