@@ -52,19 +52,21 @@ public sealed class SsdScanTests
     [Fact]
     public void WideHeadsAndStatesUseTheVectorPathsAndAgree()
     {
-        // headdim 37 and state 20: the 4×8-lane, 8-lane and scalar tails of the row kernel all run.
-        var s = Inputs.Random(1, 45, 2, 37, 1, 20, true, true, seed: 5);
+        // headdim 37 and state 40 with chunks of 1, 7 and 64 over 100 steps: the small-GEMM products run full 8×32 tiles
+        // (operands in place and packed), edge tiles, triangular panels and a short last chunk.
+        var s = Inputs.Random(1, 100, 2, 37, 1, 40, true, true, seed: 5);
         var (yr, finalr) = SsdScan.Reference(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0);
-        foreach (var chunk in new[] { 4, 16, 45 })
+        int[] chunks = { 1, 7, 64 };
+        foreach (var chunk in chunks)
         {
             var (y, final) = SsdScan.Forward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, chunk);
             Close.All(yr, y, 1e-4, 1e-4, $"y (chunk {chunk})");
             Close.All(finalr, final, 1e-4, 1e-4, $"final (chunk {chunk})");
         }
         var dy = new Rng(6).Normal(s.X.Shape);
-        var dFinal = new Rng(7).Normal(new[] { 1, 2, 37, 20 });
+        var dFinal = new Rng(7).Normal(new[] { 1, 2, 37, 40 });
         var expected = SequentialBackward(s, dy, dFinal);
-        foreach (var chunk in new[] { 4, 16, 45 })
+        foreach (var chunk in chunks)
             AssertGradients(expected, SsdScan.Backward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, chunk, dy, dFinal), $"chunk {chunk}");
     }
 

@@ -170,24 +170,60 @@ internal static class Conv1dCpu
         }
     }
 
+    /// <summary>Widths up to this run the step as a scalar shift-and-multiply loop (a span copy and a vector dot per row
+    /// cost more than the few multiply-adds of a short kernel).</summary>
+    private const int ShortWidth = 8;
+
     public static void Step(ConvSpec s, Tensor state, Tensor xt, Tensor weight, Tensor? bias, Tensor y)
     {
         float[] st = state.Data, xa = xt.Data, wa = weight.Data, ya = y.Data;
         float[]? ba = bias?.Data;
         int so = state.Offset, xo = xt.Offset, wo = weight.Offset, yo = y.Offset, bo = bias?.Offset ?? 0, w = s.Width;
-        CpuParallel.For(s.Batch * s.Channels, Math.Max(1, 4096 / w), (i0, i1) =>
+        int channels = s.Channels;
+        bool silu = s.Silu != 0;
+        CpuParallel.For(s.Batch * channels, Math.Max(1, 4096 / w), (i0, i1) =>
         {
-            for (int i = i0; i < i1; i++)
+            for (int i = i0, c = i0 % channels; i < i1; i++, c = c + 1 == channels ? 0 : c + 1)
             {
-                int c = i % s.Channels;
-                var row = new Span<float>(st, so + i * w, w);
-                row[1..].CopyTo(row);
-                row[w - 1] = xa[xo + i];
-                float acc = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(wa, wo + c * w, w));
+                int r = so + i * w, k0 = wo + c * w;
+                float xi = xa[xo + i], acc;
+                if (w <= ShortWidth)
+                {
+                    acc = 0;
+                    for (int k = 0; k < w - 1; k++)
+                    {
+                        float v = st[r + k + 1];
+                        st[r + k] = v;
+                        acc += v * wa[k0 + k];
+                    }
+                    st[r + w - 1] = xi;
+                    acc += xi * wa[k0 + w - 1];
+                }
+                else
+                {
+                    var row = new Span<float>(st, r, w);
+                    row[1..].CopyTo(row);
+                    row[w - 1] = xi;
+                    acc = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(wa, k0, w));
+                }
                 if (ba is not null) acc += ba[bo + c];
-                ya[yo + i] = s.Silu != 0 ? ScalarMath.Silu(acc) : acc;
+                ya[yo + i] = acc;
             }
+            if (silu) SiluInPlace(new Span<float>(ya, yo + i0, i1 - i0));
         });
+    }
+
+    /// <summary>v ← v·sigmoid(v), vectorized over blocks (a scalar exp per channel would cost more than the convolution).</summary>
+    private static void SiluInPlace(Span<float> v)
+    {
+        Span<float> sigmoid = stackalloc float[512];
+        for (int k = 0; k < v.Length; k += sigmoid.Length)
+        {
+            var part = v.Slice(k, Math.Min(sigmoid.Length, v.Length - k));
+            var sg = sigmoid[..part.Length];
+            TensorPrimitives.Sigmoid(part, sg);
+            TensorPrimitives.Multiply(part, sg, part);
+        }
     }
 
     public static void StateFromPrefix(ConvSpec s, Tensor x, Tensor? initial, Tensor state)

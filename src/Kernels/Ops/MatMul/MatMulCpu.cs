@@ -159,13 +159,13 @@ internal static unsafe class MatMulCpu
                                     float* cp = g.C + (long)(i0 + ir) * n + j0;
                                     if (r == mr && cols == nr)
                                     {
-                                        if (wide) Kernel8x32(kc, ap, bp, cp, n, beta);
-                                        else Kernel6x16(kc, ap, bp, cp, n, beta);
+                                        if (wide) Kernel8x32(kc, ap, mr, bp, nr, cp, n, beta);
+                                        else Kernel6x16(kc, ap, mr, bp, nr, cp, n, beta);
                                         continue;
                                     }
                                     // Edge tile: compute the full tile aside, then merge the valid part.
-                                    if (wide) Kernel8x32(kc, ap, bp, tile, nr, 0f);
-                                    else Kernel6x16(kc, ap, bp, tile, nr, 0f);
+                                    if (wide) Kernel8x32(kc, ap, mr, bp, nr, tile, nr, 0f);
+                                    else Kernel6x16(kc, ap, mr, bp, nr, tile, nr, 0f);
                                     for (int rr = 0; rr < r; rr++)
                                     for (int cc = 0; cc < cols; cc++)
                                     {
@@ -260,7 +260,7 @@ internal static unsafe class MatMulCpu
 
     /// <summary>dst[c·dstStride + r] = scale·src[r·srcStride + c] for an 8×8 block (AVX unpack/shuffle/permute).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, float scale)
+    internal static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, float scale)
     {
         var s = Vector256.Create(scale);
         Vector256<float> r0 = Avx.LoadVector256(src) * s, r1 = Avx.LoadVector256(src + srcStride) * s;
@@ -282,16 +282,17 @@ internal static unsafe class MatMulCpu
     }
 
     /// <summary>
-    /// C[0..8, 0..32] = A·B + beta·C for a packed 8-row A panel (kc×8) and 32-column B panel (kc×32): 16 Vector512
-    /// accumulators, two B vectors and one broadcast of A per step (beta = 0 does not read C).
+    /// C[0..8, 0..32] = A·B + beta·C for an 8-row A panel (kc steps of 8 floats, lda apart; packed: lda = 8) and a
+    /// 32-column B panel (kc rows of 32 floats, ldb apart; packed: ldb = 32): 16 Vector512 accumulators, two B vectors
+    /// and one broadcast of A per step (beta = 0 does not read C). Also the micro-kernel of <see cref="SmallGemm"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(int kc, float* a, float* b, float* c, int ldc, float beta)
+    internal static void Kernel8x32(int kc, float* a, int lda, float* b, int ldb, float* c, int ldc, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default;
-        for (int k = 0; k < kc; k++, a += 8, b += 32)
+        for (int k = 0; k < kc; k++, a += lda, b += ldb)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
@@ -327,13 +328,13 @@ internal static unsafe class MatMulCpu
         }
     }
 
-    /// <summary>The Vector256 micro-kernel: a 6×16 tile in 12 accumulators (fits the 16 AVX2 registers).</summary>
+    /// <summary>The Vector256 micro-kernel: a 6×16 tile in 12 accumulators (fits the 16 AVX2 registers); strides as in <see cref="Kernel8x32"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float beta)
+    internal static void Kernel6x16(int kc, float* a, int lda, float* b, int ldb, float* c, int ldc, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += 6, b += 16)
+        for (int k = 0; k < kc; k++, a += lda, b += ldb)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);

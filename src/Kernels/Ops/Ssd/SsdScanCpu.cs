@@ -1,9 +1,6 @@
 using System.Buffers;
-using System.Diagnostics;
+using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Ssm.Kernels;
 
@@ -29,7 +26,7 @@ namespace Ssm.Kernels;
 /// (batch, head, chunk) for chunk states, (batch, head) for state passing and (batch, group, chunk) for outputs and
 /// gradients (C·Bᵀ of a chunk is shared by the group's heads, and dB/dC rows are owned by one work item).
 /// </summary>
-internal static class SsdScanCpu
+internal static unsafe class SsdScanCpu
 {
     public static void Forward(SsdDims d, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D, Tensor? h0,
         Tensor y, Tensor final)
@@ -105,30 +102,28 @@ internal static class SsdScanCpu
 
     /// <summary>
     /// Per (batch, head, chunk): dst[c] = Σ_j w_j u_j v_jᵀ (headdim × state) with u per head (x or gy) and v per group
-    /// (B or C); w_j = exp(cumT − cum_j) Δ_j (the chunk state) or exp(cum_j) (the state gradient of the outputs).
+    /// (B or C); w_j = exp(cumT − cum_j) Δ_j (the chunk state) or exp(cum_j) (the state gradient of the outputs). One
+    /// product (w∘U)ᵀ·V with the weighted rows of u as its k-major left operand.
     /// </summary>
     private static void ChunkSums(SsdDims d, Tensor u, Tensor v, Tensor dt, float[] cum, bool decayToEnd, float[] dst)
     {
         float[] us = u.Data, vs = v.Data, dts = dt.Data;
-        int uo = u.Offset, vo = v.Offset, dto = dt.Offset, P = d.HeadDim, N = d.State;
+        int uo = u.Offset, vo = v.Offset, dto = dt.Offset, P = d.HeadDim, N = d.State, rowBC = d.Groups * N;
         CpuParallel.Each(d.Batch * d.Heads * d.Chunks, item =>
         {
             int c = item % d.Chunks, bh = item / d.Chunks, h = bh % d.Heads, b = bh / d.Heads, g = h / d.HeadsPerGroup;
             int t0 = c * d.Chunk, T = d.ChunkLength(c), co = d.Cum(b, h, c), so = d.ChunkState(b, h, c);
-            var buf = ArrayPool<float>.Shared.Rent(2 * T);
-            var w = buf.AsSpan(0, T);
-            var coef = buf.AsSpan(T, T);
+            var uw = ArrayPool<float>.Shared.Rent(T * P);
             float cumT = cum[co + T - 1];
             for (int j = 0; j < T; j++)
-                w[j] = decayToEnd ? MathF.Exp(cumT - cum[co + j]) * dts[dto + d.Dt(b, t0 + j, h)] : MathF.Exp(cum[co + j]);
-            for (int p = 0; p < P; p++)
             {
-                for (int j = 0; j < T; j++) coef[j] = w[j] * us[uo + d.X(b, t0 + j, h) + p];
-                var row = dst.AsSpan(so + p * N, N);
-                row.Clear();
-                AccumulateRows(row, vs, vo + d.BC(b, t0, g), d.Groups * N, coef);
+                float w = decayToEnd ? MathF.Exp(cumT - cum[co + j]) * dts[dto + d.Dt(b, t0 + j, h)] : MathF.Exp(cum[co + j]);
+                TensorPrimitives.Multiply(us.AsSpan(uo + d.X(b, t0 + j, h), P), w, uw.AsSpan(j * P, P));
             }
-            ArrayPool<float>.Shared.Return(buf);
+            fixed (float* pw = uw, pv = vs, pd = dst)
+                SmallGemm.Multiply(P, N, T, new Strided(pw, 1, P), new Strided(pv + vo + d.BC(b, t0, g), rowBC), pd + so, N,
+                    accumulate: false);
+            ArrayPool<float>.Shared.Return(uw);
         });
     }
 
@@ -152,13 +147,7 @@ internal static class SsdScanCpu
                 for (int c = 0; c < d.Chunks; c++)
                 {
                     float decay = MathF.Exp(cum[d.Cum(b, h, c) + d.ChunkLength(c) - 1]);
-                    var S = states.AsSpan(d.ChunkState(b, h, c), pn);
-                    for (int k = 0; k < pn; k++)
-                    {
-                        float own = S[k];
-                        S[k] = H[k];
-                        H[k] = decay * H[k] + own;
-                    }
+                    Carry(states.AsSpan(d.ChunkState(b, h, c), pn), H, decay);
                 }
             }
         });
@@ -185,42 +174,75 @@ internal static class SsdScanCpu
                     float decay = MathF.Exp(cum[d.Cum(b, h, c) + d.ChunkLength(c) - 1]);
                     int so = d.ChunkState(b, h, c);
                     pass[bh * d.Chunks + c] = decay * TensorPrimitives.Dot(states.AsSpan(so, pn), dH);
-                    var L = dStates.AsSpan(so, pn);
-                    for (int k = 0; k < pn; k++)
-                    {
-                        float local = L[k];
-                        L[k] = dH[k];
-                        dH[k] = decay * dH[k] + local;
-                    }
+                    Carry(dStates.AsSpan(so, pn), dH, decay);
                 }
                 if (dInitial is not null) dH.CopyTo(dInitial.Data.AsSpan(dInitial.Offset + d.State0(b, h), pn));
             }
         });
     }
 
-    /// <summary>
-    /// Lower triangle of a chunk's Gram matrix, row-major T × T: gram[i·T + j] = left_i·right_j for j ≤ i, where row k of
-    /// left/right (width E) starts at offset + k·stride. The right rows are transposed into <paramref name="buf"/> at
-    /// <paramref name="scratch"/> (E × T) so that each output row is one vectorized row product.
-    /// </summary>
-    private static void LowerGram(float[] left, int leftOffset, float[] right, int rightOffset, int stride, int T, int E,
-        float[] buf, int scratch, Span<float> gram)
+    /// <summary>In place, element-wise: (chunk, running) ← (running, decay·running + chunk).</summary>
+    private static void Carry(Span<float> chunk, Span<float> running, float decay)
     {
-        for (int k = 0; k < T; k++)
-        for (int e = 0; e < E; e++) buf[scratch + e * T + k] = right[rightOffset + k * stride + e];
-        for (int i = 0; i < T; i++)
+        int n = chunk.Length, k = 0, V = Vector<float>.Count;
+        var dv = new Vector<float>(decay);
+        for (; k + V <= n; k += V)
         {
-            var row = gram.Slice(i * T, i + 1);
-            row.Clear();
-            AccumulateRows(row, buf, scratch, T, new ReadOnlySpan<float>(left, leftOffset + i * stride, E));
+            var own = new Vector<float>(chunk[k..]);
+            var r = new Vector<float>(running[k..]);
+            r.CopyTo(chunk[k..]);
+            Vector.FusedMultiplyAdd(dv, r, own).CopyTo(running[k..]);
         }
+        for (; k < n; k++) (chunk[k], running[k]) = (running[k], decay * running[k] + chunk[k]);
     }
 
-    /// <summary>row[j] = exp(cum[i] − cum[j]) for j ≤ i (never a positive exponent: a ≤ 0, Δ ≥ 0).</summary>
-    private static void DecayRow(ReadOnlySpan<float> cum, int i, Span<float> row)
+    /// <summary>
+    /// Row j of Mᵀ (length T): m[i] = exp(cum_i − cum_j)·cbT[i]·Δ_j for i ≥ j (+ D at i = j, the D·x term), zeros before.
+    /// Exponents are never positive (a ≤ 0, Δ ≥ 0).
+    /// </summary>
+    private static void OutputRow(ReadOnlySpan<float> cum, int j, float dtj, float dh, float* cbT, float* m)
     {
-        TensorPrimitives.Subtract(cum[i], cum[..(i + 1)], row[..(i + 1)]);
-        TensorPrimitives.Exp(row[..(i + 1)], row[..(i + 1)]);
+        int T = cum.Length, V = Vector<float>.Count, i = j;
+        var cj = new Vector<float>(cum[j]);
+        var dtv = new Vector<float>(dtj);
+        for (; i + V <= T; i += V)
+            Vector.Store(Vector.Exp(new Vector<float>(cum[i..]) - cj) * Vector.Load(cbT + i) * dtv, m + i);
+        for (; i < T; i++) m[i] = MathF.Exp(cum[i] - cum[j]) * cbT[i] * dtj;
+        new Span<float>(m, j).Clear();
+        m[j] += dh;
+    }
+
+    /// <summary>
+    /// Row i (length T) of the backward's lower-triangular matrices, zeros past the diagonal: with dec_j =
+    /// exp(cum_i − cum_j), e[j] = dec_j·cb[j] (E = (C·Bᵀ)∘decay) and w[j] = dec_j·Δ_j·g[j] (W = decay∘Δ∘G);
+    /// direct[j] += e[j]·g[j].
+    /// </summary>
+    private static void GradientRow(ReadOnlySpan<float> cum, ReadOnlySpan<float> dt, int i, float* cb, float* g, float* e,
+        float* w, Span<float> direct)
+    {
+        int T = cum.Length, V = Vector<float>.Count, j = 0;
+        var ci = new Vector<float>(cum[i]);
+        var last = new Vector<int>(i);
+        for (; j <= i && j + V <= T; j += V)
+        {
+            // Lanes past the diagonal may hold exp of a positive exponent: select zero there.
+            var keep = Vector.LessThanOrEqual(Vector<int>.Indices + new Vector<int>(j), last);
+            var dec = Vector.ConditionalSelect(keep.As<int, float>(), Vector.Exp(ci - new Vector<float>(cum[j..])), Vector<float>.Zero);
+            var gv = Vector.Load(g + j);
+            var ev = dec * Vector.Load(cb + j);
+            Vector.Store(ev, e + j);
+            Vector.Store(dec * new Vector<float>(dt[j..]) * gv, w + j);
+            Vector.FusedMultiplyAdd(ev, gv, new Vector<float>(direct[j..])).CopyTo(direct[j..]);
+        }
+        for (; j <= i; j++)
+        {
+            float dec = MathF.Exp(cum[i] - cum[j]);
+            e[j] = dec * cb[j];
+            w[j] = dec * dt[j] * g[j];
+            direct[j] += e[j] * g[j];
+        }
+        new Span<float>(e + j, T - j).Clear();
+        new Span<float>(w + j, T - j).Clear();
     }
 
     /// <summary>Copies this head's cum and Δ of the chunk into contiguous rows.</summary>
@@ -231,6 +253,17 @@ internal static class SsdScanCpu
         for (int j = 0; j < dtRow.Length; j++) dtRow[j] = dts[dto + d.Dt(b, t0 + j, h)];
     }
 
+    /// <summary>dst[k·rows + i] = src[i·stride + k] for a rows × cols block of strided rows.</summary>
+    private static void TransposeRows(float* src, int stride, int rows, int cols, float* dst)
+    {
+        for (int i = 0; i < rows; i++)
+        for (int k = 0; k < cols; k++) dst[k * rows + i] = src[(long)i * stride + k];
+    }
+
+    /// <summary>
+    /// Per (batch, group, chunk), with the chunk's Cᵀ and (C·Bᵀ)ᵀ shared by the group's heads, per head:
+    /// y = diag(exp(cum)) C Hᵀ + M X with M_ij = exp(cum_i − cum_j) (C_i·B_j) Δ_j (j ≤ i) + D δ_ij, as two products.
+    /// </summary>
     private static void ChunkOutputs(SsdDims d, Tensor x, Tensor dt, Tensor B, Tensor C, Tensor? D, float[] cum, float[] states, Tensor y)
     {
         float[] xs = x.Data, dts = dt.Data, Bs = B.Data, Cs = C.Data, ys = y.Data;
@@ -239,37 +272,42 @@ internal static class SsdScanCpu
         CpuParallel.Each(d.Batch * d.Groups * d.Chunks, item =>
         {
             int c = item % d.Chunks, bg = item / d.Chunks, g = bg % d.Groups, b = bg / d.Groups;
-            int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T, htOff = TT + 3 * T + N;
-            var buf = ArrayPool<float>.Shared.Rent(htOff + Math.Max(N * P, N * T));
-            var cb = buf.AsSpan(0, TT);
-            var coef = buf.AsSpan(TT, T);
-            var cumRow = buf.AsSpan(TT + T, T);
-            var dtRow = buf.AsSpan(TT + 2 * T, T);
-            var cN = buf.AsSpan(TT + 3 * T, N);
-            var Ht = buf.AsSpan(htOff, N * P);
-            LowerGram(Cs, co + d.BC(b, t0, g), Bs, bo + d.BC(b, t0, g), rowBC, T, N, buf, htOff, cb);
-            for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
+            int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T;
+            var buf = ArrayPool<float>.Shared.Rent(2 * TT + N * T + 2 * T);
+            var cumRow = buf.AsSpan(2 * TT + N * T, T);
+            var dtRow = buf.AsSpan(2 * TT + N * T + T, T);
+            fixed (float* pb = buf, px = xs, pB = Bs, pC = Cs, py = ys, ps = states)
             {
-                HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
-                Transpose(states.AsSpan(d.ChunkState(b, h, c), P * N), P, N, Ht);
-                float dh = D is null ? 0f : D.Data[D.Offset + h];
-                for (int i = 0; i < T; i++)
+                float* cbT = pb, mT = pb + TT, cT = pb + 2 * TT;
+                float* Bc = pB + bo + d.BC(b, t0, g), Cc = pC + co + d.BC(b, t0, g);
+                SmallGemm.Multiply(T, T, N, new Strided(Bc, rowBC), new Strided(Cc, rowBC).T, cbT, T, accumulate: false); // cbT[j, i] = B_j·C_i
+                TransposeRows(Cc, rowBC, T, N, cT);
+                for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
                 {
-                    var m = coef[..(i + 1)];
-                    DecayRow(cumRow, i, m);
-                    TensorPrimitives.Multiply(m, cb.Slice(i * T, i + 1), m);
-                    TensorPrimitives.Multiply(m, dtRow[..(i + 1)], m);
-                    var yi = ys.AsSpan(yo + d.X(b, t0 + i, h), P);
-                    TensorPrimitives.Multiply(xs.AsSpan(xo + d.X(b, t0 + i, h), P), dh, yi);
-                    AccumulateRows(yi, xs, xo + d.X(b, t0, h), rowX, m);
-                    TensorPrimitives.Multiply(Cs.AsSpan(co + d.BC(b, t0 + i, g), N), MathF.Exp(cumRow[i]), cN);
-                    AccumulateRows(yi, buf, htOff, P, cN);
+                    HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
+                    float* yc = py + yo + d.X(b, t0, h), xc = px + xo + d.X(b, t0, h);
+                    float dh = D is null ? 0f : D.Data[D.Offset + h];
+                    for (int j = 0; j < T; j++) OutputRow(cumRow, j, dtRow[j], dh, cbT + j * T, mT + j * T);
+                    SmallGemm.Multiply(T, P, N, new Strided(cT, 1, T), new Strided(ps + d.ChunkState(b, h, c), N).T, yc, rowX,
+                        accumulate: false);
+                    for (int i = 0; i < T; i++)
+                    {
+                        var yi = new Span<float>(yc + (long)i * rowX, P);
+                        TensorPrimitives.Multiply(yi, MathF.Exp(cumRow[i]), yi);
+                    }
+                    SmallGemm.Multiply(T, P, T, new Strided(mT, 1, T), new Strided(xc, rowX), yc, rowX, accumulate: true,
+                        ZeroSide.AboveDiagonal);
                 }
             }
             ArrayPool<float>.Shared.Return(buf);
         });
     }
 
+    /// <summary>
+    /// Per (batch, group, chunk), per head, with G = gy·xᵀ, E = (C·Bᵀ)∘decay and W = decay∘Δ∘G (lower triangles):
+    /// dC += W B + diag(exp(cum)) gy H, dx = Δ∘(Eᵀ gy + s∘(B dSᵀ)) + D gy, dB += Wᵀ C + (Δ∘s∘x) dS (s_j =
+    /// exp(cumT − cum_j)) as small products; the dΔ/dA terms from row and column sums.
+    /// </summary>
     private static void ChunkGradients(SsdDims d, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D, Tensor gy,
         float[] cum, float[] states, float[] dStates, float[] pass, float[] partials, SsdScanGradients grads)
     {
@@ -281,163 +319,106 @@ internal static class SsdScanCpu
         CpuParallel.Each(d.Batch * d.Groups * d.Chunks, item =>
         {
             int c = item % d.Chunks, bg = item / d.Chunks, g = bg % d.Groups, b = bg / d.Groups;
-            int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T, W = Math.Max(P, N);
-            int dStOff = 3 * TT + 6 * T + 2 * W;
-            var buf = ArrayPool<float>.Shared.Rent(dStOff + Math.Max(N * P, W * T));
-            var cb = buf.AsSpan(0, TT);
-            var gram = buf.AsSpan(TT, TT);        // G_ij = gy_i·x_j
-            var decay = buf.AsSpan(2 * TT, TT);   // exp(cum_i − cum_j)
-            var vec = buf.AsSpan(3 * TT, T);
-            var dA = buf.AsSpan(3 * TT + T, T);
-            var offTerm = buf.AsSpan(3 * TT + 2 * T, T);
-            var stateTerm = buf.AsSpan(3 * TT + 3 * T, T);
-            var cumRow = buf.AsSpan(3 * TT + 4 * T, T);
-            var dtRow = buf.AsSpan(3 * TT + 5 * T, T);
-            var tmp = buf.AsSpan(3 * TT + 6 * T, W);
-            var tmp2 = buf.AsSpan(3 * TT + 6 * T + W, W);
-            var dSt = buf.AsSpan(dStOff, N * P);  // also the transpose scratch of the Gram matrices
-
-            LowerGram(Cs, co + d.BC(b, t0, g), Bs, bo + d.BC(b, t0, g), rowBC, T, N, buf, dStOff, cb);
-            for (int t = t0; t < t0 + T; t++)
+            int t0 = c * d.Chunk, T = d.ChunkLength(c), TT = T * T;
+            int matrices = 4 * TT + 2 * N * T + 2 * P * T;
+            var buf = ArrayPool<float>.Shared.Rent(matrices + 7 * T);
+            var vectors = buf.AsSpan(matrices, 7 * T);
+            Span<float> sums = vectors[..T], dA = vectors.Slice(T, T), offTerm = vectors.Slice(2 * T, T),
+                stateTerm = vectors.Slice(3 * T, T), cumRow = vectors.Slice(4 * T, T), dtRow = vectors.Slice(5 * T, T),
+                direct = vectors.Slice(6 * T, T);
+            fixed (float* pb = buf, px = xs, pB = Bs, pC = Cs, pgy = gys, pdx = dxs, pdB = dBs, pdC = dCs, ps = states, pdS = dStates)
             {
-                dBs.AsSpan(dBo + d.BC(b, t, g), N).Clear();
-                dCs.AsSpan(dCo + d.BC(b, t, g), N).Clear();
-            }
-            for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
-            {
-                int so = d.ChunkState(b, h, c), bh = b * d.Heads + h;
-                float ah = a.Data[a.Offset + h], dh = D is null ? 0f : D.Data[D.Offset + h];
-                HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
-                float cumT = cumRow[T - 1];
-                LowerGram(gys, gyo + d.X(b, t0, h), xs, xo + d.X(b, t0, h), rowX, T, P, buf, dStOff, gram);
-                Transpose(dStates.AsSpan(so, P * N), P, N, dSt);
-                for (int i = 0; i < T; i++) DecayRow(cumRow, i, decay.Slice(i * T, i + 1));
-
-                // Rows i: dC_i, the diagonal-block part of dA, and the off-diagonal (state → output) terms.
-                dA.Clear();
-                for (int i = 0; i < T; i++)
+                float* cb = pb, G = cb + TT, E = G + TT, W = E + TT, bT = W + TT, hN = bT + N * T, R = hN + N * T, xw = R + P * T;
+                float* Bc = pB + bo + d.BC(b, t0, g), Cc = pC + co + d.BC(b, t0, g);
+                float* dBc = pdB + dBo + d.BC(b, t0, g), dCc = pdC + dCo + d.BC(b, t0, g);
+                SmallGemm.Multiply(T, T, N, new Strided(Cc, rowBC), new Strided(Bc, rowBC).T, cb, T, accumulate: false); // C_i·B_j
+                TransposeRows(Bc, rowBC, T, N, bT);
+                for (int t = 0; t < T; t++)
                 {
-                    var w = vec[..(i + 1)];
-                    TensorPrimitives.Multiply(decay.Slice(i * T, i + 1), dtRow[..(i + 1)], w);
-                    TensorPrimitives.Multiply(w, gram.Slice(i * T, i + 1), w);
-                    var dCi = dCs.AsSpan(dCo + d.BC(b, t0 + i, g), N);
-                    AccumulateRows(dCi, Bs, bo + d.BC(b, t0, g), rowBC, w);
-                    float run = 0;
-                    for (int m = 1; m <= i; m++)
+                    new Span<float>(dBc + (long)t * rowBC, N).Clear();
+                    new Span<float>(dCc + (long)t * rowBC, N).Clear();
+                }
+                for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
+                {
+                    int so = d.ChunkState(b, h, c), bh = b * d.Heads + h;
+                    float ah = a.Data[a.Offset + h], dh = D is null ? 0f : D.Data[D.Offset + h];
+                    HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
+                    float cumT = cumRow[T - 1];
+                    float* xc = px + xo + d.X(b, t0, h), gyc = pgy + gyo + d.X(b, t0, h), dxc = pdx + dxo + d.X(b, t0, h);
+                    float* H = ps + so, dS = pdS + so;
+                    SmallGemm.Multiply(T, T, P, new Strided(gyc, rowX), new Strided(xc, rowX).T, G, T, accumulate: false);
+
+                    // Rows i of E and W (zeros above the diagonal) and the column sums Σ_i E_ij G_ij (direct part of dΔ_j).
+                    direct.Clear();
+                    for (int i = 0; i < T; i++) GradientRow(cumRow, dtRow, i, cb + i * T, G + i * T, E + i * T, W + i * T, direct);
+
+                    // Diagonal-block part of dA_m = Σ_{i≥m} Σ_{j<m} (C_i·B_j) W_ij: sums[j] runs over rows i ≥ m.
+                    dA.Clear();
+                    sums.Clear();
+                    for (int m = T - 1; m >= 1; m--)
                     {
-                        run += cb[i * T + m - 1] * w[m - 1];
-                        dA[m] += run;
+                        TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<float>(cb + m * T, m), new ReadOnlySpan<float>(W + m * T, m),
+                            sums[..m], sums[..m]);
+                        dA[m] = TensorPrimitives.Sum(sums[..m]);
                     }
-                    var hN = tmp[..N];
-                    hN.Clear();
-                    AccumulateRows(hN, states, so, N, gys.AsSpan(gyo + d.X(b, t0 + i, h), P)); // H_cᵀ gy_i
-                    float e = MathF.Exp(cumRow[i]);
-                    TensorPrimitives.MultiplyAdd(hN, e, dCi, dCi);
-                    offTerm[i] = e * TensorPrimitives.Dot(hN, Cs.AsSpan(co + d.BC(b, t0 + i, g), N));
-                }
 
-                // Columns j: dx_j, dB_j and the direct part of dΔ_j.
-                for (int j = 0; j < T; j++)
-                {
-                    float dtj = dtRow[j], s = MathF.Exp(cumT - cumRow[j]);
-                    var col = vec[..(T - j)];
-                    for (int i = j; i < T; i++) col[i - j] = cb[i * T + j] * decay[i * T + j];
-                    float direct = 0;
-                    for (int i = j; i < T; i++) direct += col[i - j] * gram[i * T + j];
-                    var dxj = dxs.AsSpan(dxo + d.X(b, t0 + j, h), P);
-                    dxj.Clear();
-                    AccumulateRows(dxj, gys, gyo + d.X(b, t0 + j, h), rowX, col);
-                    for (int i = j; i < T; i++) col[i - j] = decay[i * T + j] * dtj * gram[i * T + j];
-                    var dBj = dBs.AsSpan(dBo + d.BC(b, t0 + j, g), N);
-                    AccumulateRows(dBj, Cs, co + d.BC(b, t0 + j, g), rowBC, col);
+                    // dC += W B + diag(exp(cum)) gy H; the state → output part of dA.
+                    SmallGemm.Multiply(T, N, T, new Strided(W, T), new Strided(Bc, rowBC), dCc, rowBC, accumulate: true,
+                        ZeroSide.AboveDiagonal);
+                    SmallGemm.Multiply(T, N, P, new Strided(gyc, rowX), new Strided(H, N), hN, N, accumulate: false); // rows H_cᵀ gy_i
+                    for (int i = 0; i < T; i++)
+                    {
+                        float e = MathF.Exp(cumRow[i]);
+                        var hi = new ReadOnlySpan<float>(hN + i * N, N);
+                        var dCi = new Span<float>(dCc + (long)i * rowBC, N);
+                        offTerm[i] = e * TensorPrimitives.Dot(hi, new ReadOnlySpan<float>(Cc + (long)i * rowBC, N));
+                        TensorPrimitives.MultiplyAdd(hi, e, dCi, dCi);
+                    }
 
-                    var xj = xs.AsSpan(xo + d.X(b, t0 + j, h), P);
-                    var r = tmp[..P];                      // dS B_j
-                    r.Clear();
-                    AccumulateRows(r, buf, dStOff, P, Bs.AsSpan(bo + d.BC(b, t0 + j, g), N));
-                    float u = TensorPrimitives.Dot(xj, r);
-                    TensorPrimitives.MultiplyAdd(r, s, dxj, dxj);
-                    TensorPrimitives.Multiply(dxj, dtj, dxj);
-                    TensorPrimitives.MultiplyAdd(gys.AsSpan(gyo + d.X(b, t0 + j, h), P), dh, dxj, dxj);
-                    var xw = tmp2[..P];
-                    TensorPrimitives.Multiply(xj, dtj * s, xw);
-                    AccumulateRows(dBj, dStates, so, N, xw);  // Δ_j exp(cumT − cum_j) dSᵀ x_j
-                    stateTerm[j] = dtj * s * u;
-                    ddts[ddto + d.Dt(b, t0 + j, h)] = direct + s * u;
-                }
+                    // dx = Δ∘(Eᵀ gy + s∘(B dSᵀ)) + D gy; dΔ_j = direct_j + s_j x_j·(dS B_j); xw_j = Δ_j s_j x_j.
+                    SmallGemm.Multiply(T, P, T, new Strided(E, 1, T), new Strided(gyc, rowX), dxc, rowX, accumulate: false,
+                        ZeroSide.BelowDiagonal);
+                    SmallGemm.Multiply(T, P, N, new Strided(bT, 1, T), new Strided(dS, N).T, R, P, accumulate: false);
+                    for (int j = 0; j < T; j++)
+                    {
+                        float dtj = dtRow[j], s = MathF.Exp(cumT - cumRow[j]);
+                        var xj = new ReadOnlySpan<float>(xc + (long)j * rowX, P);
+                        var rj = new ReadOnlySpan<float>(R + j * P, P);
+                        var dxj = new Span<float>(dxc + (long)j * rowX, P);
+                        float u = TensorPrimitives.Dot(xj, rj);
+                        TensorPrimitives.MultiplyAdd(rj, s, dxj, dxj);
+                        TensorPrimitives.Multiply(dxj, dtj, dxj);
+                        if (D is not null) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(gyc + (long)j * rowX, P), dh, dxj, dxj);
+                        TensorPrimitives.Multiply(xj, dtj * s, new Span<float>(xw + j * P, P));
+                        stateTerm[j] = dtj * s * u;
+                        ddts[ddto + d.Dt(b, t0 + j, h)] = direct[j] + s * u;
+                    }
 
-                // dA_m, then dΔ_m += a·dA_m and the per-chunk partial sums of da and dD.
-                float pas = pass[bh * d.Chunks + c], suffix = 0, prefix = 0, daSum = 0, dDSum = 0;
-                for (int m = T - 1; m >= 0; m--)
-                {
-                    suffix += offTerm[m];
-                    dA[m] += suffix + pas;
+                    // dB += Wᵀ C + xw dS.
+                    SmallGemm.Multiply(T, N, T, new Strided(W, 1, T), new Strided(Cc, rowBC), dBc, rowBC, accumulate: true,
+                        ZeroSide.BelowDiagonal);
+                    SmallGemm.Multiply(T, N, P, new Strided(xw, P), new Strided(dS, N), dBc, rowBC, accumulate: true);
+
+                    // dA_m, then dΔ_m += a·dA_m and the per-chunk partial sums of da and dD.
+                    float pas = pass[bh * d.Chunks + c], suffix = 0, prefix = 0, daSum = 0, dDSum = 0;
+                    for (int m = T - 1; m >= 0; m--)
+                    {
+                        suffix += offTerm[m];
+                        dA[m] += suffix + pas;
+                    }
+                    for (int m = 0; m < T; m++)
+                    {
+                        dA[m] += prefix;
+                        prefix += stateTerm[m];
+                        ddts[ddto + d.Dt(b, t0 + m, h)] += ah * dA[m];
+                        daSum += dtRow[m] * dA[m];
+                        dDSum += G[m * T + m];
+                    }
+                    partials[bh * d.Chunks + c] = daSum;
+                    partials[per + bh * d.Chunks + c] = dDSum;
                 }
-                for (int m = 0; m < T; m++)
-                {
-                    dA[m] += prefix;
-                    prefix += stateTerm[m];
-                    ddts[ddto + d.Dt(b, t0 + m, h)] += ah * dA[m];
-                    daSum += dtRow[m] * dA[m];
-                    dDSum += gram[m * T + m];
-                }
-                partials[bh * d.Chunks + c] = daSum;
-                partials[per + bh * d.Chunks + c] = dDSum;
             }
             ArrayPool<float>.Shared.Return(buf);
         });
-    }
-
-    private static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
-    {
-        for (int r = 0; r < rows; r++)
-        for (int k = 0; k < cols; k++) dst[k * rows + r] = src[r * cols + k];
-    }
-
-    /// <summary>
-    /// dst[0..w) += Σ_k coef[k]·src[offset + k·stride .. + w): a small dense (coef as a row vector) × (rows of src)
-    /// product, vectorized over the row width with the sum over k kept in registers.
-    /// </summary>
-    internal static void AccumulateRows(Span<float> dst, float[] src, int offset, int stride, ReadOnlySpan<float> coef)
-    {
-        int w = dst.Length, rows = coef.Length, c = 0;
-        if (rows == 0 || w == 0) return;
-        Debug.Assert(offset >= 0 && offset + (rows - 1) * stride + w <= src.Length);
-        ref float s = ref MemoryMarshal.GetArrayDataReference(src);
-        ref float o = ref MemoryMarshal.GetReference(dst);
-        int V = Vector256<float>.Count;
-        for (; c + 4 * V <= w; c += 4 * V)
-        {
-            var a0 = Vector256.LoadUnsafe(ref o, (nuint)c);
-            var a1 = Vector256.LoadUnsafe(ref o, (nuint)(c + V));
-            var a2 = Vector256.LoadUnsafe(ref o, (nuint)(c + 2 * V));
-            var a3 = Vector256.LoadUnsafe(ref o, (nuint)(c + 3 * V));
-            for (int k = 0; k < rows; k++)
-            {
-                var f = Vector256.Create(coef[k]);
-                nuint at = (nuint)(offset + k * stride + c);
-                a0 = Vector256.MultiplyAddEstimate(f, Vector256.LoadUnsafe(ref s, at), a0);
-                a1 = Vector256.MultiplyAddEstimate(f, Vector256.LoadUnsafe(ref s, at + (nuint)V), a1);
-                a2 = Vector256.MultiplyAddEstimate(f, Vector256.LoadUnsafe(ref s, at + (nuint)(2 * V)), a2);
-                a3 = Vector256.MultiplyAddEstimate(f, Vector256.LoadUnsafe(ref s, at + (nuint)(3 * V)), a3);
-            }
-            a0.StoreUnsafe(ref o, (nuint)c);
-            a1.StoreUnsafe(ref o, (nuint)(c + V));
-            a2.StoreUnsafe(ref o, (nuint)(c + 2 * V));
-            a3.StoreUnsafe(ref o, (nuint)(c + 3 * V));
-        }
-        for (; c + V <= w; c += V)
-        {
-            var a0 = Vector256.LoadUnsafe(ref o, (nuint)c);
-            for (int k = 0; k < rows; k++)
-                a0 = Vector256.MultiplyAddEstimate(Vector256.Create(coef[k]), Vector256.LoadUnsafe(ref s, (nuint)(offset + k * stride + c)), a0);
-            a0.StoreUnsafe(ref o, (nuint)c);
-        }
-        for (; c < w; c++)
-        {
-            float acc = Unsafe.Add(ref o, c);
-            for (int k = 0; k < rows; k++) acc += coef[k] * Unsafe.Add(ref s, offset + k * stride + c);
-            Unsafe.Add(ref o, c) = acc;
-        }
     }
 }
