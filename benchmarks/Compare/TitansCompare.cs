@@ -10,7 +10,8 @@ namespace Ssm.Benchmarks.Compare;
 /// <c>layer_fwd</c>, <c>layer_fwd_bwd</c>, <c>scan_fwd</c>, <c>scan_fwd_bwd</c> against chunk size and memory depth;
 /// "titans_models" — MAC, MAG and MAL language models (<see cref="TitansModelWorkload"/>): names <c>VARIANT_fwd</c>
 /// (forward + loss) and <c>VARIANT_fwd_bwd</c> (one training step without the optimizer) against the sequence length,
-/// with <c>finite</c> (the last call's loss and gradients) and <c>loss</c> in each line.
+/// with <c>finite</c> (the last call's loss and gradients) and <c>loss</c> in each line. A shape's <c>"forward": false</c>
+/// or <c>"backward": false</c> drops that pass; a titans_memory shape's <c>names</c> lists the names to run (default all).
 /// </summary>
 internal static class TitansCompare
 {
@@ -49,7 +50,8 @@ internal static class TitansCompare
                 (int)s["heads"]!, (int)s["window"]!, (int)s["segment"]!, (int)s["chunk"]!, (int)s["vocab"]!);
             string prefix = variant.ToString().ToLowerInvariant();
             double work = shape.Tokens * TokensUnit;
-            foreach (bool backward in new[] { false, true })
+            var passes = new[] { false, true }.Where(backward => (bool?)s[backward ? "backward" : "forward"] ?? true);
+            foreach (bool backward in passes)
             {
                 Fresh();
                 var w = new TitansModelWorkload(shape);
