@@ -54,7 +54,7 @@ internal static class AttentionReport
         Directory.CreateDirectory(outDir);
         // Shapes that only add a window to another are shown once ("B=1 H=8 D=64 w=256").
         string sizes = string.Join(", ", shapes.Where(a => !shapes.Any(b => b != a && b.StartsWith(a, StringComparison.Ordinal))).Order());
-        Plot(rows.Values.ToList(), r => Median(r.Ms) / 1e3, "time per call (s)", $"Attention time vs L ({sizes})",
+        Plot(rows.Values.ToList(), r => CompareHarness.Median(r.Ms) / 1e3, "time per call (s)", $"Attention time vs L ({sizes})",
             Path.Combine(outDir, "attention-time.png"));
         Plot(rows.Values.Where(r => r.PeakMb.Count > 0).ToList(), r => r.PeakMb.Max(), "peak resident memory (MiB)",
             "Attention: peak process memory vs L (runtime and inputs included)", Path.Combine(outDir, "attention-memory.png"));
@@ -74,7 +74,7 @@ internal static class AttentionReport
         foreach (int l in lengths)
         {
             var cells = columns.Select(c => rows.FirstOrDefault(r => r.Impl == c.Item1 && r.Name == c.Item2 && r.L == l) is { } r
-                ? Median(r.Ms).ToString(Median(r.Ms) >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) : "–");
+                ? CompareHarness.Median(r.Ms).ToString(CompareHarness.Median(r.Ms) >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) : "–");
             string Peak(string impl) => rows.FirstOrDefault(r => r.Impl == impl && r.Name == "causal_fwd_bwd" && r.L == l) is { PeakMb.Count: > 0 } r
                 ? r.PeakMb.Max().ToString("F0", CultureInfo.InvariantCulture) : "–";
             sb.AppendLine($"| {l} | {string.Join(" | ", cells)} | {Peak("ssm")} | {Peak("torch")} |");
@@ -99,11 +99,5 @@ internal static class AttentionReport
                 colors.GetValueOrDefault((group.Key.Impl, mask), Colors.Gray), Dashed: backward);
         }).ToList();
         LogLogPlot.Save(path, title, "sequence length L", yLabel, series, (1.0, "∝ L"), (2.0, "∝ L²"));
-    }
-
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : 0.5 * (s[s.Count / 2 - 1] + s[s.Count / 2]);
     }
 }

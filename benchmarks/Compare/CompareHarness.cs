@@ -151,11 +151,12 @@ internal static class CompareHarness
         return self.TotalProcessorTime;
     }
 
-    private static double Median(double[] values)
+    /// <summary>The median of a non-empty list.</summary>
+    public static double Median(IEnumerable<double> values)
     {
-        Array.Sort(values);
-        int n = values.Length;
-        return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+        var s = values.Order().ToArray();
+        int n = s.Length;
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     }
 
     /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>

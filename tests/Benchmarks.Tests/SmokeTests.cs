@@ -16,11 +16,18 @@ public sealed class SmokeTests
         Assert.True(exitCode == 0, $"--smoke exited with {exitCode}:\n{Tail(output)}");
 
         // Every benchmark class ran and every compare case reported a result line.
-        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks" })
+        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks",
+                     "NeuralMemoryOpsBenchmarks", "NeuralMemoryBenchmarks", "TitansModelBenchmarks" })
             Assert.Contains(benchmark, output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
-                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"" })
+                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"", "\"case\":\"titans_memory\"", "\"case\":\"titans_models\"" })
             Assert.Contains(compareCase, output);
+
+        // The Titans report's tables over the smoke rows, every model finite.
+        Assert.Contains("| L | depth | chunk | layer fwd ms |", output);
+        Assert.Contains("| variant | d_model | L | fwd ms |", output);
+        foreach (var variant in new[] { "MAC", "MAG", "MAL" })
+            Assert.Matches($@"\| {variant} \| 16 \| 8 \|.*\| yes \|", output);
     }
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
