@@ -10,7 +10,8 @@ namespace Ssm.Benchmarks.Compare;
 /// <c>layer_fwd</c>, <c>layer_fwd_bwd</c>, <c>scan_fwd</c>, <c>scan_fwd_bwd</c> against chunk size and memory depth;
 /// "titans_models" — MAC, MAG and MAL language models (<see cref="TitansModelWorkload"/>): names <c>VARIANT_fwd</c>
 /// (forward + loss) and <c>VARIANT_fwd_bwd</c> (one training step without the optimizer) against the sequence length,
-/// with <c>finite</c> (the last call's loss and gradients) and <c>loss</c> in each line. A shape's <c>"forward": false</c>
+/// with <c>finite</c> (the last call's loss and gradients), <c>loss</c> and, when not finite, <c>nonfinite</c> (the loss
+/// and/or the parameters with a NaN or ∞ gradient) in each line. A shape's <c>"forward": false</c>
 /// or <c>"backward": false</c> drops that pass; a titans_memory shape's <c>names</c> lists the names to run (default all).
 /// </summary>
 internal static class TitansCompare
@@ -59,7 +60,13 @@ internal static class TitansCompare
                     backward ? w.ForwardBackward : w.Forward)
                 {
                     Resources = new IDisposable[] { w },
-                    Extra = () => new Dictionary<string, object> { ["finite"] = w.Finite(), ["loss"] = Math.Round(w.Loss, 4) },
+                    Extra = () =>
+                    {
+                        var bad = w.NonFinite();
+                        var extra = new Dictionary<string, object> { ["finite"] = bad.Count == 0, ["loss"] = Math.Round(w.Loss, 4) };
+                        if (bad.Count > 0) extra["nonfinite"] = string.Join(",", bad);
+                        return extra;
+                    },
                 };
             }
         }

@@ -136,7 +136,7 @@ public sealed record TitansModelShape(TitansVariant Variant, int Batch, int Leng
 /// <summary>
 /// A Titans language model on the CPU with fixed random token ids: the forward to the mean cross-entropy of the next
 /// tokens (no grad), and one training step's forward + cross-entropy + backward into every parameter.
-/// <see cref="Finite"/> says whether the last call's loss (and, after a backward, every parameter gradient) was finite.
+/// <see cref="NonFinite"/> lists what was not finite in the last call (the loss, and after a backward the parameter gradients).
 /// </summary>
 public sealed class TitansModelWorkload : IDisposable
 {
@@ -189,9 +189,18 @@ public sealed class TitansModelWorkload : IDisposable
         _backward = true;
     }
 
-    /// <summary>True when the last call's loss, and after <see cref="ForwardBackward"/> every parameter gradient, is finite.</summary>
-    public bool Finite() => float.IsFinite(Loss)
-        && (!_backward || _model.Parameters().All(p => p.Grad is null || p.Grad.ToArray().All(float.IsFinite)));
+    /// <summary>
+    /// What was not finite after the last call: "loss" when the loss was not, and after <see cref="ForwardBackward"/> the
+    /// names of the parameters whose gradient has a NaN or ∞; empty when everything was finite.
+    /// </summary>
+    public IReadOnlyList<string> NonFinite()
+    {
+        var bad = new List<string>();
+        if (!float.IsFinite(Loss)) bad.Add("loss");
+        if (_backward)
+            bad.AddRange(_model.NamedParameters().Where(p => p.Parameter.Grad is { } g && !g.ToArray().All(float.IsFinite)).Select(p => p.Name));
+        return bad;
+    }
 
     private Variable LossOf() => F.CrossEntropy(F.Reshape(_model.Forward(_inputs), _tokens, _model.VocabSize), _targets);
 
