@@ -19,12 +19,14 @@ namespace Ssm.Benchmarks;
 /// (and peak memory) against L and a markdown table (<see cref="CompareReport"/>); compare.sh runs it after every run.</item>
 /// <item><c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention compare rows as a markdown table and log-log
 /// plots of time and memory against L (<see cref="AttentionReport"/>).</item>
+/// <item><c>titans-report RESULTS.jsonl.. [--out DIR]</c>: the titans_memory and titans_models compare rows as markdown
+/// tables and log-log plots (<see cref="TitansReport"/>).</item>
 /// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
 /// (<see cref="Mamba2Profile"/>).</item>
 /// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
 /// GPU timings of the main kernels, as JSON (<see cref="GpuRunner"/>; benchmarks/gpu/run.sh on the GPU machine).</item>
 /// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
-/// sizes, to keep the benchmarks from rotting; numbers are meaningless.</item>
+/// sizes (then <c>titans-report</c> over those rows), to keep the benchmarks from rotting; numbers are meaningless.</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -37,6 +39,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
         if (args.Length > 0 && args[0] == "report") return CompareReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "attention-report") return AttentionReport.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "titans-report") return TitansReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);
         if (args.Contains("--smoke"))
@@ -49,8 +52,14 @@ public static class Program
                 .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke"));
             var summaries = BenchmarkRunner.Run(typeof(Program).Assembly, config);
             bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
-            int compare = CompareHarness.Run(new[] { "all", "--small", "--reps", "1" });
-            return failed || compare != 0 ? 1 : 0;
+            // Every compare case at its small shapes, then the Titans report (tables and plots) over those rows.
+            var smokeDir = Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke", $"compare-{Environment.ProcessId}");
+            Directory.CreateDirectory(smokeDir);
+            var rows = Path.Combine(smokeDir, "results.jsonl");
+            File.Delete(rows);
+            int compare = CompareHarness.Run(new[] { "all", "--small", "--reps", "1", "--json", rows });
+            int report = compare == 0 ? TitansReport.Run(new[] { rows, "--out", smokeDir }) : 1;
+            return failed || compare != 0 || report != 0 ? 1 : 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -18,6 +18,9 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
     /// <summary>Flops of one call when <see cref="Unit"/> is not GFLOP/s (reported as an extra "flops" field), else null.</summary>
     public double? Flops { get; init; }
 
+    /// <summary>Extra fields of the JSON line, read after the measurement (e.g. a check of the last call's result), or null.</summary>
+    public Func<IReadOnlyDictionary<string, object>>? Extra { get; init; }
+
     public void Dispose()
     {
         foreach (var r in Resources) r.Dispose();
@@ -45,6 +48,8 @@ internal static class CompareHarness
         ["mamba2"] = Mamba2Compare.Layer,
         ["mamba2_step"] = Mamba2Compare.Step,
         ["ssd_scan"] = Mamba2Compare.Scan,
+        ["titans_memory"] = TitansCompare.Memory,
+        ["titans_models"] = TitansCompare.Models,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -100,6 +105,8 @@ internal static class CompareHarness
                 };
                 if (PeakMemory.ResidentMiB() is double peak) record["peak_rss_mb"] = Math.Round(peak, 1);
                 if (c.Flops is double flops) record["flops"] = flops;
+                if (c.Extra is { } extra)
+                    foreach (var (key, value) in extra()) record[key] = value;
                 var line = JsonSerializer.Serialize(record);
                 Console.WriteLine(line);
                 sink?.WriteLine(line);
@@ -144,11 +151,12 @@ internal static class CompareHarness
         return self.TotalProcessorTime;
     }
 
-    private static double Median(double[] values)
+    /// <summary>The median of a non-empty list.</summary>
+    public static double Median(IEnumerable<double> values)
     {
-        Array.Sort(values);
-        int n = values.Length;
-        return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+        var s = values.Order().ToArray();
+        int n = s.Length;
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     }
 
     /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>

@@ -25,7 +25,8 @@ internal static class PeakMemory
         if (!_available) return null;
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+                // "VmHWM:\t 123456 kB": the number is padded to 8 characters, so from 10⁷ kB on a tab is its only separator.
+                return long.Parse(line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
         return null;
     }
 }

@@ -17,8 +17,14 @@ public sealed class SmokeTests
         foreach (var benchmark in BenchmarkClasses)
             Assert.Contains($"{benchmark}.", output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
-                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"" })
+                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"", "\"case\":\"titans_memory\"", "\"case\":\"titans_models\"" })
             Assert.Contains(compareCase, output);
+
+        // The Titans report's tables over the smoke rows, every model finite.
+        Assert.Contains("| L | depth | chunk | layer fwd ms |", output);
+        Assert.Contains("| variant | d_model | L | fwd ms |", output);
+        foreach (var variant in new[] { "MAC", "MAG", "MAL" })
+            Assert.Matches($@"\| {variant} \| 16 \| 8 \|.*\| yes \|", output);
     }
 
     /// <summary>Every BenchmarkDotNet class the smoke run must reach (kernel families, then layers).</summary>
@@ -30,6 +36,7 @@ public sealed class SmokeTests
         "SsmDiscretizationBenchmarks", "SsmRecurrenceBenchmarks", "EmbeddingBenchmarks", "CrossEntropyBenchmarks",
         "LayoutBenchmarks", "GluBenchmarks", "RopeBenchmarks", "DropoutBenchmarks", "OptimBenchmarks",
         "S4DBenchmarks", "S4BlockBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks",
+        "NeuralMemoryOpsBenchmarks", "NeuralMemoryBenchmarks", "TitansModelBenchmarks",
     };
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
