@@ -9,7 +9,7 @@ namespace Ssm.Benchmarks.Compare;
 /// <c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention rows of compare runs (both implementations) as a
 /// markdown table (time per call, median over rounds of each round's median; peak resident memory) and two log-log
 /// PNG plots against L: time (<c>attention-time.png</c>) and peak memory (<c>attention-memory.png</c>), with guide lines
-/// ∝ L and ∝ L².
+/// ∝ L and ∝ L² (<see cref="LogLogPlot"/>).
 /// </summary>
 internal static class AttentionReport
 {
@@ -84,50 +84,21 @@ internal static class AttentionReport
 
     private static void Plot(List<Row> rows, Func<Row, double> value, string yLabel, string title, string path)
     {
-        var plot = new Plot();
         var colors = new Dictionary<(string, string), Color>
         {
             [("ssm", "causal")] = Colors.Blue, [("ssm", "sliding")] = Colors.Green,
             [("torch", "causal")] = Colors.Red, [("torch", "sliding")] = Colors.Orange,
         };
-        foreach (var group in rows.GroupBy(r => (r.Impl, r.Name)).OrderBy(g => g.Key.Name).ThenBy(g => g.Key.Impl))
+        var series = rows.GroupBy(r => (r.Impl, r.Name)).OrderBy(g => g.Key.Name).ThenBy(g => g.Key.Impl).Select(group =>
         {
-            var points = group.OrderBy(r => r.L).ToList();
             string mask = group.Key.Name.StartsWith("causal", StringComparison.Ordinal) ? "causal" : "sliding";
             bool backward = group.Key.Name.EndsWith("fwd_bwd", StringComparison.Ordinal);
-            var s = plot.Add.Scatter(points.Select(r => Math.Log10(r.L)).ToArray(), points.Select(r => Math.Log10(value(r))).ToArray());
-            s.LegendText = $"{(group.Key.Impl == "ssm" ? "Ssm" : "PyTorch")} {mask} {(backward ? "fwd+bwd" : "fwd")}";
-            s.Color = colors.GetValueOrDefault((group.Key.Impl, mask), Colors.Gray);
-            s.LinePattern = backward ? LinePattern.Dashed : LinePattern.Solid;
-            s.MarkerShape = backward ? MarkerShape.FilledSquare : MarkerShape.FilledCircle;
-            s.MarkerSize = 6;
-        }
-        // Guide slopes through the lowest-L point of the smallest and largest series.
-        var all = rows.Select(r => (X: Math.Log10(r.L), Y: Math.Log10(value(r)))).ToList();
-        double x0 = all.Min(p => p.X), x1 = all.Max(p => p.X), yMin = all.Where(p => p.X == x0).Min(p => p.Y);
-        foreach (var (slope, label) in new[] { (1.0, "∝ L"), (2.0, "∝ L²") })
-        {
-            var guide = plot.Add.Line(x0, yMin - 0.3, x1, yMin - 0.3 + slope * (x1 - x0));
-            guide.LegendText = label;
-            guide.Color = Colors.Black.WithAlpha(slope == 1 ? 0.35 : 0.6);
-            guide.LinePattern = LinePattern.Dotted;
-        }
-        plot.Axes.Bottom.TickGenerator = LogTicks();
-        plot.Axes.Left.TickGenerator = LogTicks();
-        plot.Title(title);
-        plot.XLabel("sequence length L");
-        plot.YLabel(yLabel);
-        plot.ShowLegend(Alignment.UpperLeft);
-        plot.SavePng(path, 1000, 650);
+            return new LogLogSeries($"{(group.Key.Impl == "ssm" ? "Ssm" : "PyTorch")} {mask} {(backward ? "fwd+bwd" : "fwd")}",
+                colors.GetValueOrDefault((group.Key.Impl, mask), Colors.Gray), group.Select(r => ((double)r.L, value(r))).ToList(),
+                Dashed: backward, Square: backward);
+        }).ToList();
+        LogLogPlot.Save(series, title, "sequence length L", yLabel, path);
     }
-
-    // Values are stored as log10; the ticks show the real values.
-    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
-    {
-        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-        IntegerTicksOnly = true,
-        LabelFormatter = v => Math.Pow(10, v).ToString("G4", CultureInfo.InvariantCulture),
-    };
 
     private static double Median(List<double> values)
     {
