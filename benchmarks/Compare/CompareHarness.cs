@@ -29,7 +29,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 /// all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
 /// <c>{impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads, round}</c> (cpu_ms: the median process
 /// CPU time, all threads; plus <c>flops</c> when the case counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
-/// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>). The PyTorch peers in
+/// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>) and <c>base_rss_mb</c> (resident memory when the case started, its inputs
+/// included: peak − base is the case's own working set). The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -45,6 +46,8 @@ internal static class CompareHarness
         ["mamba2"] = Mamba2Compare.Layer,
         ["mamba2_step"] = Mamba2Compare.Step,
         ["ssd_scan"] = Mamba2Compare.Scan,
+        ["longvq"] = LongVQCompare.Ops,
+        ["longvq_layer"] = LongVQCompare.Layer,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -89,7 +92,11 @@ internal static class CompareHarness
         {
             using (c)
             {
+                // Start from an empty tensor pool and a collected heap, so that peak − base is this case's own working set.
+                Device.Cpu.EmptyCache();
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 PeakMemory.Reset();
+                double? baseline = PeakMemory.CurrentMiB();
                 var (median, cpu) = MeasureWithCpu(c.Run, reps);
                 var record = new Dictionary<string, object>
                 {
@@ -99,6 +106,7 @@ internal static class CompareHarness
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
                 };
                 if (PeakMemory.ResidentMiB() is double peak) record["peak_rss_mb"] = Math.Round(peak, 1);
+                if (baseline is double start) record["base_rss_mb"] = Math.Round(start, 1);
                 if (c.Flops is double flops) record["flops"] = flops;
                 var line = JsonSerializer.Serialize(record);
                 Console.WriteLine(line);
