@@ -9,7 +9,7 @@ using Ssm.Benchmarks.Profile;
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Six modes:
+/// Entry point. Seven modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
@@ -17,6 +17,9 @@ namespace Ssm.Benchmarks;
 /// runs it alternately with the PyTorch peer scripts in <c>benchmarks/peer/</c>.</item>
 /// <item><c>attention-report RESULTS.jsonl.. [--out DIR]</c>: the attention compare rows as a markdown table and log-log
 /// plots of time and memory against L (<see cref="AttentionReport"/>).</item>
+/// <item><c>longvq-report RESULTS.jsonl.. [--out DIR]</c>: the LongVQ compare rows (codebook vs full attention, LongVQ
+/// layer vs transformer block) as markdown tables with crossover lengths and slopes, and log-log plots
+/// (<see cref="LongVQReport"/>).</item>
 /// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
 /// (<see cref="Mamba2Profile"/>).</item>
 /// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
@@ -34,6 +37,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "compare") return CompareHarness.Run(args[1..]);
         if (args.Length > 0 && args[0] == "attention-report") return AttentionReport.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "longvq-report") return LongVQReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);
         if (args.Contains("--smoke"))
