@@ -16,10 +16,11 @@ public sealed class SmokeTests
         Assert.True(exitCode == 0, $"--smoke exited with {exitCode}:\n{Tail(output)}");
 
         // Every benchmark class ran and every compare case reported a result line.
-        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks" })
+        foreach (var benchmark in new[] { "GemmBenchmarks", "ElementwiseBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks", "SsdScanBenchmarks",
+                     "VectorQuantizerBenchmarks", "CodebookAttentionBenchmarks" })
             Assert.Contains(benchmark, output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
-                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"" })
+                     "\"case\":\"ssd_scan\"", "\"case\":\"longvq\"", "\"case\":\"longvq_layer\"", "\"case\":\"limits\"" })
             Assert.Contains(compareCase, output);
     }
 
