@@ -159,7 +159,7 @@ internal static class CompareHarness
         return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
     }
 
-    /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
+    /// <summary>Shapes with batch × length ("batch"/"b" × "length"/"l") above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
     public static long? MaxTokens { get; private set; }
 
     /// <summary>Shape filter of <c>--where</c>: key → value as written in cases.json; null: every shape.</summary>
@@ -171,6 +171,6 @@ internal static class CompareHarness
     /// </summary>
     public static IEnumerable<JsonNode> ShapeList(JsonNode caseShapes, bool small)
         => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!)
-            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens)
+            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? (int?)n["b"] ?? 1) * ((int?)n["length"] ?? (int?)n["l"] ?? 1) <= MaxTokens)
             .Where(n => Where is null || Where.All(kv => n[kv.Key] is not JsonNode v || v.ToJsonString().Trim('"') == kv.Value));
 }
