@@ -11,8 +11,9 @@ namespace Ssm.Benchmarks.Compare;
 /// time, the working set (peak resident memory − resident memory at the start of the case, inputs excluded) — with the
 /// codebook/full time ratio, the crossover length (where codebook attention becomes faster than full attention,
 /// interpolated linearly in log L–log t between the two measured lengths around it) and the log-log slope of each
-/// series (least squares); and log-log plots against L (<c>longvq-time.png</c>, <c>longvq-memory.png</c>,
-/// <c>longvq-layer-time.png</c>, <see cref="LogLogPlot"/>). Full attention beyond its longest measured length is
+/// series (least squares; wall and CPU time); and log-log plots against L (<see cref="LogLogPlot"/>): process CPU time
+/// (<c>longvq-time.png</c>; on a shared machine it depends far less on the load than the wall time), wall time
+/// (<c>longvq-wall.png</c>), working set (<c>longvq-memory.png</c>) and the layers' CPU time (<c>longvq-layer-time.png</c>). Full attention beyond its longest measured length is
 /// extrapolated ∝ L² from that length, marked "~" in the tables and drawn dotted, and never used for a slope.
 /// </summary>
 internal static class LongVQReport
@@ -82,16 +83,20 @@ internal static class LongVQReport
         Directory.CreateDirectory(outDir);
         var ops = all.Where(s => s.Case == "longvq").ToList();
         string opShape = "B=1 H=4 D=64";
-        LogLogPlot.Save(PlotSeries(ops, p => Median(p.Ms) / 1e3, extrapolate: true), $"Codebook (LongVQ) vs full causal attention: time vs L ({opShape})",
-            "sequence length L", "time per call (s)", Path.Combine(outDir, "longvq-time.png"));
+        LogLogPlot.Save(PlotSeries(ops, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true),
+            $"Codebook (LongVQ) vs full causal attention: process CPU time vs L ({opShape}, 2 threads)", "sequence length L",
+            "CPU time per call (s, both threads)", Path.Combine(outDir, "longvq-time.png"));
+        LogLogPlot.Save(PlotSeries(ops, p => Median(p.Ms) / 1e3, extrapolate: true), $"Codebook (LongVQ) vs full causal attention: wall time vs L ({opShape})",
+            "sequence length L", "wall time per call (s)", Path.Combine(outDir, "longvq-wall.png"));
         LogLogPlot.Save(PlotSeries(ops.Where(s => s.Name != "vq_fwd").ToList(), p => p.WorkingMb.Count > 0 ? p.WorkingMb.Max() : double.NaN, extrapolate: false),
             $"Codebook vs full causal attention: working set vs L (peak − start resident memory, {opShape})", "sequence length L",
             "working set (MiB)", Path.Combine(outDir, "longvq-memory.png"));
         var layers = all.Where(s => s.Case == "longvq_layer").ToList();
         if (layers.Count > 0)
-            LogLogPlot.Save(PlotSeries(layers, p => Median(p.Ms) / 1e3, extrapolate: true), "LongVQ layer vs transformer block (d_model 256, 4 heads): time vs L",
-                "sequence length L", "time per call (s)", Path.Combine(outDir, "longvq-layer-time.png"));
-        Console.Error.WriteLine($"longvq-report: wrote longvq-time.png, longvq-memory.png{(layers.Count > 0 ? ", longvq-layer-time.png" : "")} in {outDir}");
+            LogLogPlot.Save(PlotSeries(layers, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true),
+                "LongVQ layer vs transformer block (d_model 256, 4 heads): process CPU time vs L", "sequence length L",
+                "CPU time per call (s, both threads)", Path.Combine(outDir, "longvq-layer-time.png"));
+        Console.Error.WriteLine($"longvq-report: wrote longvq-time.png, longvq-wall.png, longvq-memory.png{(layers.Count > 0 ? ", longvq-layer-time.png" : "")} in {outDir}");
         return 0;
     }
 
@@ -112,7 +117,7 @@ internal static class LongVQReport
         var result = new List<LogLogSeries>();
         foreach (var s in series.OrderBy(s => s.Full).ThenBy(s => s.Config, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal))
         {
-            var color = s.Full ? Colors.Red : s.Name == "vq_fwd" ? Colors.Gray : palette[configs.IndexOf(s.Config) % palette.Length];
+            var color = s.Full ? Colors.Red : palette[configs.IndexOf(s.Config) % palette.Length].WithAlpha(s.Name == "vq_fwd" ? 0.4 : 1.0);
             var points = s.Points.Values.Select(p => ((double)p.L, value(p))).Where(p => p.Item2 > 0).ToList();
             result.Add(new LogLogSeries(Label(s), color, points, Dashed: s.Backward, Square: s.Backward));
             if (extrapolate && s.Full && s.Points.Count > 0)
@@ -158,19 +163,22 @@ internal static class LongVQReport
             ff = Find(all, "longvq", "full_fwd"), fb = Find(all, "longvq", "full_fwd_bwd"), vq = Find(all, "longvq", "vq_fwd", config);
         var lengths = new[] { cf, cb }.Where(s => s is not null).SelectMany(s => s!.Points.Keys).Distinct().Order().ToList();
         var sb = new StringBuilder();
-        sb.AppendLine($"Codebook attention {config} vs full causal attention (ms per call, wall; CPU = process CPU time, both threads; " +
-            "WS = working set MiB, peak − start resident memory; ~ = full attention extrapolated ∝ L² from its longest measured L):");
+        sb.AppendLine($"Codebook attention ({config}) vs full causal attention: ms per call as wall (process CPU, both threads); " +
+            "ratios codebook/full as wall (CPU); WS = working set in MiB (peak − start resident memory); " +
+            "~ = full attention extrapolated ∝ L² from its longest measured L.");
         sb.AppendLine();
-        sb.AppendLine("| L | codebook fwd | full fwd | codebook/full fwd | codebook fwd+bwd | full fwd+bwd | codebook/full fwd+bwd | VQ nearest | codebook fwd+bwd CPU | full fwd+bwd CPU | codebook fwd+bwd WS | full fwd+bwd WS | codebook fwd WS | full fwd WS |");
-        sb.AppendLine("|---:|" + string.Concat(Enumerable.Repeat("---:|", 13)));
+        sb.AppendLine("| L | codebook fwd | full fwd | codebook/full fwd | codebook fwd+bwd | full fwd+bwd | codebook/full fwd+bwd | VQ nearest | WS codebook fwd / full fwd | WS codebook fwd+bwd / full fwd+bwd |");
+        sb.AppendLine("|---:|" + string.Concat(Enumerable.Repeat("---:|", 9)));
         foreach (int l in lengths)
-        {
-            var (tcf, tff, tcb, tfb) = (Time(cf, l), Time(ff, l), Time(cb, l), Time(fb, l));
-            sb.AppendLine($"| {l} | {Ms(tcf)} | {Ms(tff)} | {Ratio(tcf, tff)} | {Ms(tcb)} | {Ms(tfb)} | {Ratio(tcb, tfb)} | {Ms(Time(vq, l))} | " +
-                $"{Cpu(cb, l)} | {Cpu(fb, l)} | {Mib(cb, l)} | {Mib(fb, l)} | {Mib(cf, l)} | {Mib(ff, l)} |");
-        }
+            sb.AppendLine($"| {l} | {WallCpu(cf, l)} | {WallCpu(ff, l)} | {Ratios(cf, ff, l)} | {WallCpu(cb, l)} | {WallCpu(fb, l)} | {Ratios(cb, fb, l)} | " +
+                $"{WallCpu(vq, l)} | {Mib(cf, l)} / {Mib(ff, l)} | {Mib(cb, l)} / {Mib(fb, l)} |");
         return sb.ToString();
     }
+
+    private static string WallCpu(Series? s, int l) => Time(s, l) is { } wall
+        ? Ms(wall) + (Time(s, l, cpu: true) is { Extrapolated: false } cpu ? $" ({Ms(cpu)})" : "") : "–";
+
+    private static string Ratios(Series? a, Series? b, int l) => Ratio(Time(a, l), Time(b, l)) + $" ({Ratio(Time(a, l, cpu: true), Time(b, l, cpu: true))})";
 
     private static string LayerTable(List<Series> all)
     {
@@ -178,28 +186,27 @@ internal static class LongVQReport
             tf = Find(all, "longvq_layer", "full_fwd"), tb = Find(all, "longvq_layer", "full_fwd_bwd");
         var lengths = new[] { lf, lb }.Where(s => s is not null).SelectMany(s => s!.Points.Keys).Distinct().Order().ToList();
         var sb = new StringBuilder();
-        sb.AppendLine("LongVQ layer vs transformer block (ms per call, wall; WS = working set MiB; ~ = extrapolated ∝ L²):");
+        sb.AppendLine("LongVQ layer vs transformer block: ms per call as wall (process CPU); ratios LongVQ/transformer as wall (CPU); " +
+            "WS = working set MiB; ~ = extrapolated ∝ L².");
         sb.AppendLine();
-        sb.AppendLine("| L | LongVQ fwd | transformer fwd | LongVQ/transformer fwd | LongVQ fwd+bwd | transformer fwd+bwd | LongVQ/transformer fwd+bwd | LongVQ fwd+bwd WS | transformer fwd+bwd WS |");
-        sb.AppendLine("|---:|" + string.Concat(Enumerable.Repeat("---:|", 8)));
+        sb.AppendLine("| L | LongVQ fwd | transformer fwd | LongVQ/transformer fwd | LongVQ fwd+bwd | transformer fwd+bwd | LongVQ/transformer fwd+bwd | WS LongVQ / transformer fwd+bwd |");
+        sb.AppendLine("|---:|" + string.Concat(Enumerable.Repeat("---:|", 7)));
         foreach (int l in lengths)
-        {
-            var (a, b, c, d) = (Time(lf, l), Time(tf, l), Time(lb, l), Time(tb, l));
-            sb.AppendLine($"| {l} | {Ms(a)} | {Ms(b)} | {Ratio(a, b)} | {Ms(c)} | {Ms(d)} | {Ratio(c, d)} | {Mib(lb, l)} | {Mib(tb, l)} |");
-        }
+            sb.AppendLine($"| {l} | {WallCpu(lf, l)} | {WallCpu(tf, l)} | {Ratios(lf, tf, l)} | {WallCpu(lb, l)} | {WallCpu(tb, l)} | {Ratios(lb, tb, l)} | {Mib(lb, l)} / {Mib(tb, l)} |");
         return sb.ToString();
     }
 
     private static string Summary(List<Series> all)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("Log-log slopes of time vs L (least squares over the measured points; ≈ 1 linear, ≈ 2 quadratic):");
+        sb.AppendLine("Log-log slopes of time vs L (least squares over the measured points; ≈ 1 linear, ≈ 2 quadratic), of the wall time and of the process CPU time:");
         sb.AppendLine();
         foreach (var s in all.Where(s => s.Points.Count >= 2).OrderBy(s => s.Case, StringComparer.Ordinal).ThenBy(s => s.Full).ThenBy(s => s.Config, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal))
         {
             var pts = s.Points.Values.ToList();
-            string upper = pts.Count(p => p.L >= 4096) >= 2 ? $", L ≥ 4096: {Slope(pts.Where(p => p.L >= 4096).ToList()):F2}" : "";
-            sb.AppendLine($"- {Label(s)}: {Slope(pts):F2} (L = {pts[0].L}…{pts[^1].L}{upper})");
+            var upper = pts.Where(p => p.L >= 4096).ToList();
+            string tail = upper.Count >= 2 ? $"; L ≥ 4096: wall {Slope(upper, false):F2}, CPU {Slope(upper, true):F2}" : "";
+            sb.AppendLine($"- {Label(s)}: wall {Slope(pts, false):F2}, CPU {Slope(pts, true):F2} (L = {pts[0].L}…{pts[^1].L}{tail})");
         }
         sb.AppendLine();
         sb.AppendLine("Crossover (codebook faster than full attention from this L on; by wall time, and by process CPU time, which depends less on the machine's load):");
@@ -242,10 +249,10 @@ internal static class LongVQReport
         return previous is { } last ? $"none up to L = {last.L} (ratio {last.Ratio:F2} there)" : "–";
     }
 
-    private static double Slope(List<Point> points)
+    private static double Slope(List<Point> points, bool cpu)
     {
         var xs = points.Select(p => Math.Log(p.L)).ToArray();
-        var ys = points.Select(p => Math.Log(Median(p.Ms))).ToArray();
+        var ys = points.Select(p => Math.Log(Median(cpu && p.CpuMs.Count > 0 ? p.CpuMs : p.Ms))).ToArray();
         double mx = xs.Average(), my = ys.Average();
         double sxy = xs.Zip(ys).Sum(t => (t.First - mx) * (t.Second - my)), sxx = xs.Sum(x => (x - mx) * (x - mx));
         return sxy / sxx;
