@@ -21,6 +21,9 @@ namespace Ssm.Benchmarks;
 /// plots of time and memory against L (<see cref="AttentionReport"/>).</item>
 /// <item><c>titans-report RESULTS.jsonl.. [--out DIR]</c>: the titans_memory and titans_models compare rows as markdown
 /// tables and log-log plots (<see cref="TitansReport"/>).</item>
+/// <item><c>longvq-report RESULTS.jsonl.. [--out DIR]</c>: the LongVQ compare rows (codebook vs full attention, LongVQ
+/// layer vs transformer block) as markdown tables with crossover lengths and slopes, and log-log plots
+/// (<see cref="LongVQReport"/>).</item>
 /// <item><c>profile layer|step [options]</c>: a per-phase Stopwatch breakdown of a Mamba-2 layer
 /// (<see cref="Mamba2Profile"/>).</item>
 /// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
@@ -40,6 +43,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "report") return CompareReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "attention-report") return AttentionReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "titans-report") return TitansReport.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "longvq-report") return LongVQReport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile") return Mamba2Profile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gpu") return GpuRunner.Run(args[1..]);
         if (args.Contains("--smoke"))

@@ -32,7 +32,8 @@ internal sealed record CompareCase(string Case, string Name, string Shape, doubl
 /// all), then time <c>--reps</c> calls one by one with a Stopwatch and report the median as a JSON line
 /// <c>{impl, case, name, shape, median_ms, cpu_ms, throughput, unit, work, threads, round}</c> (cpu_ms: the median process
 /// CPU time, all threads; plus <c>flops</c> when the case counts them). <c>--max-tokens N</c> skips shapes whose batch × length exceeds N; <c>--where k=v,..</c> keeps the
-/// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>). The PyTorch peers in
+/// shapes whose listed keys (when present) have those values; plus <c>peak_rss_mb</c> (peak resident memory during the case, see <see cref="PeakMemory"/>) and <c>base_rss_mb</c> (resident memory when the case started, its inputs
+/// included: peak − base is the case's own working set). The PyTorch peers in
 /// <c>benchmarks/peer/</c> follow the same protocol (peer/common.py). Adding a case: a <c>CASE.py</c> peer, shapes in
 /// cases.json, and a factory in <see cref="Factories"/>.
 /// </summary>
@@ -50,6 +51,8 @@ internal static class CompareHarness
         ["ssd_scan"] = Mamba2Compare.Scan,
         ["titans_memory"] = TitansCompare.Memory,
         ["titans_models"] = TitansCompare.Models,
+        ["longvq"] = LongVQCompare.Ops,
+        ["longvq_layer"] = LongVQCompare.Layer,
         ["limits"] = (_, small) => MachineLimits.Cases(small),
     };
 
@@ -94,7 +97,11 @@ internal static class CompareHarness
         {
             using (c)
             {
+                // Start from an empty tensor pool and a collected heap, so that peak − base is this case's own working set.
+                Device.Cpu.EmptyCache();
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 PeakMemory.Reset();
+                double? baseline = PeakMemory.CurrentMiB();
                 var (median, cpu) = MeasureWithCpu(c.Run, reps);
                 var record = new Dictionary<string, object>
                 {
@@ -104,6 +111,7 @@ internal static class CompareHarness
                     ["unit"] = c.Unit, ["work"] = c.Work, ["threads"] = CpuDevice.Threads, ["round"] = round,
                 };
                 if (PeakMemory.ResidentMiB() is double peak) record["peak_rss_mb"] = Math.Round(peak, 1);
+                if (baseline is double start) record["base_rss_mb"] = Math.Round(start, 1);
                 if (c.Flops is double flops) record["flops"] = flops;
                 if (c.Extra is { } extra)
                     foreach (var (key, value) in extra()) record[key] = value;
@@ -159,7 +167,7 @@ internal static class CompareHarness
         return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     }
 
-    /// <summary>Shapes with batch × length above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
+    /// <summary>Shapes with batch × length ("batch"/"b" × "length"/"l") above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>
     public static long? MaxTokens { get; private set; }
 
     /// <summary>Shape filter of <c>--where</c>: key → value as written in cases.json; null: every shape.</summary>
@@ -171,6 +179,6 @@ internal static class CompareHarness
     /// </summary>
     public static IEnumerable<JsonNode> ShapeList(JsonNode caseShapes, bool small)
         => (caseShapes[small ? "small" : "full"] as JsonArray ?? new JsonArray()).Select(n => n!)
-            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? 1) * ((int?)n["length"] ?? 1) <= MaxTokens)
+            .Where(n => MaxTokens is null || (long)((int?)n["batch"] ?? (int?)n["b"] ?? 1) * ((int?)n["length"] ?? (int?)n["l"] ?? 1) <= MaxTokens)
             .Where(n => Where is null || Where.All(kv => n[kv.Key] is not JsonNode v || v.ToJsonString().Trim('"') == kv.Value));
 }

@@ -11,6 +11,9 @@ public sealed record PlotSeries(string Label, IReadOnlyList<(double X, double Y)
 
     /// <summary>Dashed line with square markers (e.g. the peer next to a solid line of the same color).</summary>
     public bool Dashed { get; init; }
+
+    /// <summary>Dotted line with open markers (e.g. an extrapolation of a measured line); wins over <see cref="Dashed"/>.</summary>
+    public bool Dotted { get; init; }
 }
 
 /// <summary>
@@ -37,8 +40,8 @@ public static class LogLogPlot
             var scatter = plot.Add.Scatter(line.Select(p => Math.Log10(p.X)).ToArray(), line.Select(p => Math.Log10(p.Y)).ToArray());
             scatter.LegendText = s.Label;
             scatter.Color = palette.GetColor(colorKeys.IndexOf(s.ColorKey ?? s.Label));
-            scatter.LinePattern = s.Dashed ? LinePattern.Dashed : LinePattern.Solid;
-            scatter.MarkerShape = s.Dashed ? MarkerShape.FilledSquare : MarkerShape.FilledCircle;
+            scatter.LinePattern = s.Dotted ? LinePattern.Dotted : s.Dashed ? LinePattern.Dashed : LinePattern.Solid;
+            scatter.MarkerShape = s.Dotted ? MarkerShape.OpenCircle : s.Dashed ? MarkerShape.FilledSquare : MarkerShape.FilledCircle;
             scatter.MarkerSize = 6;
         }
         double x0 = points.Min(p => p.X), x1 = points.Max(p => p.X), y0 = points.Where(p => p.X == x0).Min(p => p.Y) - 0.3;

@@ -20,11 +20,16 @@ internal static class PeakMemory
     }
 
     /// <summary>The peak resident memory since the last <see cref="Reset"/> in MiB, or null where unsupported.</summary>
-    public static double? ResidentMiB()
+    public static double? ResidentMiB() => Status("VmHWM:");
+
+    /// <summary>The current resident memory in MiB (VmRSS), or null where unsupported.</summary>
+    public static double? CurrentMiB() => Status("VmRSS:");
+
+    private static double? Status(string field)
     {
         if (!_available) return null;
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 // "VmHWM:\t 123456 kB": the number is padded to 8 characters, so from 10⁷ kB on a tab is its only separator.
                 return long.Parse(line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
         return null;

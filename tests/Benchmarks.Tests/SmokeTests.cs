@@ -17,7 +17,8 @@ public sealed class SmokeTests
         foreach (var benchmark in BenchmarkClasses)
             Assert.Contains($"{benchmark}.", output);
         foreach (var compareCase in new[] { "\"case\":\"gemm\"", "\"case\":\"elementwise\"", "\"case\":\"mamba2\"", "\"case\":\"mamba2_step\"",
-                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"", "\"case\":\"titans_memory\"", "\"case\":\"titans_models\"" })
+                     "\"case\":\"ssd_scan\"", "\"case\":\"limits\"", "\"case\":\"titans_memory\"", "\"case\":\"titans_models\"",
+                     "\"case\":\"longvq\"", "\"case\":\"longvq_layer\"" })
             Assert.Contains(compareCase, output);
 
         // The Titans report's tables over the smoke rows, every model finite.
@@ -37,6 +38,7 @@ public sealed class SmokeTests
         "LayoutBenchmarks", "GluBenchmarks", "RopeBenchmarks", "DropoutBenchmarks", "OptimBenchmarks",
         "S4DBenchmarks", "S4BlockBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks",
         "NeuralMemoryOpsBenchmarks", "NeuralMemoryBenchmarks", "TitansModelBenchmarks",
+        "VectorQuantizerBenchmarks", "CodebookAttentionBenchmarks",
     };
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
