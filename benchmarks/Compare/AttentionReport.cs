@@ -14,18 +14,7 @@ internal static class AttentionReport
 {
     public static int Run(string[] args)
     {
-        var inputs = new List<string>();
-        string outDir = ".";
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--out" && i + 1 < args.Length) outDir = args[++i];
-            else inputs.Add(args[i]);
-        }
-        if (inputs.Count == 0)
-        {
-            Console.Error.WriteLine("usage: attention-report RESULTS.jsonl.. [--out DIR]");
-            return 2;
-        }
+        if (!ReportInput.TryParse("attention-report", args, out var inputs, out var outDir)) return 2;
         var rows = Load(inputs).Where(r => r.Case == "attention" && r.L is not null).ToList();
         if (rows.Count == 0)
         {

@@ -31,18 +31,7 @@ internal static class CompareReport
 
     public static int Run(string[] args)
     {
-        var inputs = new List<string>();
-        string outDir = ".";
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--out" && i + 1 < args.Length) outDir = args[++i];
-            else inputs.Add(args[i]);
-        }
-        if (inputs.Count == 0)
-        {
-            Console.Error.WriteLine("usage: report RESULTS.jsonl.. [--out DIR]");
-            return 2;
-        }
+        if (!ReportInput.TryParse("report", args, out var inputs, out var outDir)) return 2;
         var rows = Load(inputs);
         if (rows.Count == 0)
         {
@@ -72,22 +61,19 @@ internal static class CompareReport
     internal static List<Measurement> Load(IEnumerable<string> paths)
     {
         var rows = new Dictionary<(string, string, string, string), Measurement>();
-        foreach (var path in paths)
-            foreach (var line in File.ReadLines(path))
+        foreach (var r in ReportInput.Rows(paths))
+        {
+            string @case = (string)r["case"]!, impl = (string)r["impl"]!, name = (string)r["name"]!, shape = (string)r["shape"]!;
+            if (@case == "limits") continue;
+            var key = (@case, impl, name, shape);
+            if (!rows.TryGetValue(key, out var m))
             {
-                if (!line.TrimStart().StartsWith('{')) continue;
-                var r = JsonNode.Parse(line)!;
-                string @case = (string)r["case"]!, impl = (string)r["impl"]!, name = (string)r["name"]!, shape = (string)r["shape"]!;
-                if (@case == "limits") continue;
-                var key = (@case, impl, name, shape);
-                if (!rows.TryGetValue(key, out var m))
-                {
-                    var (l, rest) = SplitLength(shape);
-                    rows[key] = m = new Measurement(@case, impl, name, shape, l, rest);
-                }
-                m.Ms.Add((double)r["median_ms"]!);
-                if (r["peak_rss_mb"] is { } peak) m.PeakMb.Add((double)peak);
+                var (l, rest) = SplitLength(shape);
+                rows[key] = m = new Measurement(@case, impl, name, shape, l, rest);
             }
+            m.Ms.Add((double)r["median_ms"]!);
+            if (r["peak_rss_mb"] is { } peak) m.PeakMb.Add((double)peak);
+        }
         return rows.Values.ToList();
     }
 

@@ -29,43 +29,28 @@ internal static class LongVQReport
 
     public static int Run(string[] args)
     {
-        var inputs = new List<string>();
-        string outDir = ".";
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--out") outDir = args[++i];
-            else inputs.Add(args[i]);
-        }
-        if (inputs.Count == 0)
-        {
-            Console.Error.WriteLine("usage: longvq-report RESULTS.jsonl.. [--out DIR]");
-            return 2;
-        }
+        if (!ReportInput.TryParse("longvq-report", args, out var inputs, out var outDir)) return 2;
         var series = new Dictionary<(string, string, string), Series>();
-        foreach (var path in inputs)
-            foreach (var line in File.ReadLines(path))
+        foreach (var r in ReportInput.Rows(inputs, "longvq", "longvq_layer"))
+        {
+            string kase = (string?)r["case"] ?? "";
+            string name = (string)r["name"]!;
+            var parts = ((string)r["shape"]!).Split(' ');
+            int l = int.Parse(parts[0]["L=".Length..], CultureInfo.InvariantCulture);
+            // The op's configuration is its block length and codebook size; full attention has none.
+            string config = kase == "longvq_layer" ? ""
+                : string.Join(" ", parts.Skip(1).Where(p => p.StartsWith("block=", StringComparison.Ordinal) || p.StartsWith("S=", StringComparison.Ordinal)));
+            var key = (kase, name, config);
+            var s = series.TryGetValue(key, out var found) ? found : series[key] = new Series(kase, name, config);
+            if (!s.Points.TryGetValue(l, out var p)) s.Points[l] = p = new Point(l, new(), new(), new(), new());
+            p.Ms.Add((double)r["median_ms"]!);
+            if (r["cpu_ms"] is { } cpu) p.CpuMs.Add((double)cpu);
+            if (r["peak_rss_mb"] is { } peak)
             {
-                if (!line.TrimStart().StartsWith('{')) continue;
-                var r = JsonNode.Parse(line)!;
-                string kase = (string?)r["case"] ?? "";
-                if (kase is not ("longvq" or "longvq_layer")) continue;
-                string name = (string)r["name"]!;
-                var parts = ((string)r["shape"]!).Split(' ');
-                int l = int.Parse(parts[0]["L=".Length..], CultureInfo.InvariantCulture);
-                // The op's configuration is its block length and codebook size; full attention has none.
-                string config = kase == "longvq_layer" ? ""
-                    : string.Join(" ", parts.Skip(1).Where(p => p.StartsWith("block=", StringComparison.Ordinal) || p.StartsWith("S=", StringComparison.Ordinal)));
-                var key = (kase, name, config);
-                var s = series.TryGetValue(key, out var found) ? found : series[key] = new Series(kase, name, config);
-                if (!s.Points.TryGetValue(l, out var p)) s.Points[l] = p = new Point(l, new(), new(), new(), new());
-                p.Ms.Add((double)r["median_ms"]!);
-                if (r["cpu_ms"] is { } cpu) p.CpuMs.Add((double)cpu);
-                if (r["peak_rss_mb"] is { } peak)
-                {
-                    p.PeakMb.Add((double)peak);
-                    if (r["base_rss_mb"] is { } start) p.WorkingMb.Add((double)peak - (double)start);
-                }
+                p.PeakMb.Add((double)peak);
+                if (r["base_rss_mb"] is { } start) p.WorkingMb.Add((double)peak - (double)start);
             }
+        }
         if (series.Count == 0)
         {
             Console.Error.WriteLine("longvq-report: no longvq or longvq_layer rows in the inputs.");

@@ -24,35 +24,20 @@ internal static class TitansReport
 
     public static int Run(string[] args)
     {
-        var inputs = new List<string>();
-        string outDir = ".";
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--out") outDir = args[++i];
-            else inputs.Add(args[i]);
-        }
-        if (inputs.Count == 0)
-        {
-            Console.Error.WriteLine("usage: titans-report RESULTS.jsonl.. [--out DIR]");
-            return 2;
-        }
+        if (!ReportInput.TryParse("titans-report", args, out var inputs, out var outDir)) return 2;
         var rows = new Dictionary<(string, string, string), Row>();
-        foreach (var path in inputs)
-            foreach (var line in File.ReadLines(path))
-            {
-                if (!line.TrimStart().StartsWith('{')) continue;
-                var r = JsonNode.Parse(line)!;
-                string kind = (string?)r["case"] ?? "";
-                if (kind is not ("titans_memory" or "titans_models")) continue;
-                string name = (string)r["name"]!, shape = (string)r["shape"]!;
-                if (!rows.TryGetValue((kind, name, shape), out var row))
-                    rows[(kind, name, shape)] = row = new Row(kind, name, shape,
-                        shape.Split(' ').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]), new(), new(), new(), new());
-                row.Ms.Add((double)r["median_ms"]!);
-                if (r["cpu_ms"] is { } cpu) row.CpuMs.Add((double)cpu);
-                if (r["peak_rss_mb"] is { } peak) row.PeakMb.Add((double)peak);
-                if (r["finite"] is { } finite) row.Finite.Add((bool)finite);
-            }
+        foreach (var r in ReportInput.Rows(inputs, "titans_memory", "titans_models"))
+        {
+            string kind = (string?)r["case"] ?? "";
+            string name = (string)r["name"]!, shape = (string)r["shape"]!;
+            if (!rows.TryGetValue((kind, name, shape), out var row))
+                rows[(kind, name, shape)] = row = new Row(kind, name, shape,
+                    shape.Split(' ').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]), new(), new(), new(), new());
+            row.Ms.Add((double)r["median_ms"]!);
+            if (r["cpu_ms"] is { } cpu) row.CpuMs.Add((double)cpu);
+            if (r["peak_rss_mb"] is { } peak) row.PeakMb.Add((double)peak);
+            if (r["finite"] is { } finite) row.Finite.Add((bool)finite);
+        }
         if (rows.Count == 0)
         {
             Console.Error.WriteLine("titans-report: no titans_memory or titans_models rows in the inputs.");
