@@ -107,6 +107,12 @@ public static class NeuralMemoryScan
         var coefs = Pieces(c.Tokens, 1, ones);
         var scalars = Pieces(c.Chunk, 1, ones);
 
+        int end = (offset + length) % b;
+        // Without a tape nothing needs a chunk's intermediates or an earlier chunk's state once the next state exists:
+        // each chunk then runs in its own tensor scope and the state it replaces is released (the caller's own state
+        // and the returned chunk-start weights excepted), so memory stays one chunk's worth, not one per chunk.
+        bool release = !Autograd.IsGradEnabled
+            || !new[] { q, k, v, lr, momentum, decay }.Concat(state.Weights).Concat(state.Momentum).Concat(state.ChunkStart).Any(x => x.RequiresGrad);
         var weights = state.Weights.ToArray();
         var surprise = state.Momentum.ToArray();
         var point = state.ChunkStart.ToArray();
@@ -114,8 +120,36 @@ public static class NeuralMemoryScan
         for (int ch = 0; ch < chunks; ch++)
         {
             if (ch > 0) point = weights;
+            Variable y;
+            Variable[] nextWeights, nextSurprise;
+            using (var scope = release ? TensorScope.Begin() : null)
+            {
+                (y, nextWeights, nextSurprise) = Chunk(ch, point, weights, surprise);
+                if (scope is not null)
+                    foreach (var t in nextWeights.Concat(nextSurprise).Append(y)) scope.MoveToOuter(t.Data);
+            }
+            if (release && ch > 0)
+            {
+                foreach (var t in surprise) t.Data.Dispose();
+                if (ch < chunks - 1 || end == 0)
+                    foreach (var t in weights) t.Data.Dispose();
+            }
+            retrieved.Add(y);
+            weights = nextWeights;
+            surprise = nextSurprise;
+        }
+        var final = new MemoryScanState(weights, surprise, end == 0 ? weights : point, end);
+        if (retrieved.Count == 1) return (retrieved[0], final);
+        var output = F.Concat(retrieved, 1);
+        if (release)
+            foreach (var t in retrieved) t.Data.Dispose();
+        return (output, final);
+
+        // One chunk from its start weights: the retrieval and the chunk-end weights and momentum.
+        (Variable Retrieved, Variable[] Weights, Variable[] Momentum) Chunk(int ch, Variable[] point, Variable[] weights, Variable[] surprise)
+        {
             int n = sizes[ch], local = ch == 0 ? offset : 0;
-            retrieved.Add(Retrieve(point, qs[ch], options.Activation));
+            var y = Retrieve(point, qs[ch], options.Activation);
 
             // Forward of the keys at the chunk-start weights, then the rank-1 gradient factors δ_l (output side) and a_{l−1}.
             var inputs = new Variable[depth];
@@ -148,12 +182,8 @@ public static class NeuralMemoryScan
                 var delta = F.Reshape(F.MatMul(scaled, inputs[l], transA: true), rows, 2, dl, din);
                 (nextWeights[l], nextSurprise[l]) = F.MemoryChunkUpdate(weights[l], surprise[l], delta, keep, carry, momentumKeep, options.MaxStateGradNorm);
             }
-            weights = nextWeights;
-            surprise = nextSurprise;
+            return (y, nextWeights, nextSurprise);
         }
-        int end = (offset + length) % b;
-        var final = new MemoryScanState(weights, surprise, end == 0 ? weights : point, end);
-        return (retrieved.Count == 1 ? retrieved[0] : F.Concat(retrieved, 1), final);
     }
 
     /// <summary>σ(z) for the supported activations.</summary>
