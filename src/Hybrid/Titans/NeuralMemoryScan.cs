@@ -29,8 +29,8 @@ namespace Ssm.Hybrid.Titans;
 // the inner steps are large enough that the chunk map (M, S) → (M′, S′) expands on average (Jacobian norm > 1 —
 // gradient descent with a step past the stable range, kept bounded in the forward by the clamp and the forgetting).
 // Measured on the inputs of a d_model 64 MAG layer (θ ≈ 0.05, η ≈ 0.6, α ≈ 0.02, head width 16, chunk 16): a float64
-// forward perturbation of the initial weights grows ~10¹⁶ over 512 chunks, bursts of ×10–40 per chunk, matching the
-// float32 backward, which overflows at 8K tokens; with θ four times smaller the same chain stays O(1). With a bound c
+// forward perturbation of the initial weights grows ~10¹⁶ over 512 chunks, mostly in bursts (several decades within a
+// few dozen chunks while the weights swell), matching the float32 backward, which overflows at 8K tokens; with θ four times smaller the same chain stays O(1). With a bound c
 // the gradient w.r.t. each chunk-end state (M′, S′) of every layer and memory row is scaled to at most norm c before it
 // flows into the chunk (F.MemoryChunkUpdate's backward; all uses of the state have been summed there), so the gradient
 // reaching any earlier state and every parameter stays finite over any number of chunks. A gradient already below c is
