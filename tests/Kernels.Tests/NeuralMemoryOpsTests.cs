@@ -63,7 +63,7 @@ public sealed class NeuralMemoryOpsTests
         }
     }
 
-    private static (Tensor m, Tensor s, ChunkUpdateGradients g) RunUpdate(UpdateCase k, Device dev, bool withGS = true)
+    private static (Tensor m, Tensor s, ChunkUpdateGradients g) RunUpdate(UpdateCase k, Device dev, bool withGS = true, float? maxGradNorm = null)
     {
         Tensor T(float[] v, int[] shape) => Tensor.From(v, shape, dev);
         var m = T(k.M, k.Shape);
@@ -73,7 +73,7 @@ public sealed class NeuralMemoryOpsTests
         var carry = T(k.Carry, new[] { k.R });
         var mk = T(k.MomentumKeep, new[] { k.R });
         var (m2, s2) = NeuralMemoryOps.ChunkUpdate(m, s, delta, keep, carry, mk);
-        var g = NeuralMemoryOps.ChunkUpdateBackward(m, s, delta, keep, carry, mk, T(k.GM, k.Shape), withGS ? T(k.GS, k.Shape) : null);
+        var g = NeuralMemoryOps.ChunkUpdateBackward(m, s, delta, keep, carry, mk, T(k.GM, k.Shape), withGS ? T(k.GS, k.Shape) : null, maxGradNorm);
         return (m2, s2, g);
     }
 
@@ -115,15 +115,53 @@ public sealed class NeuralMemoryOpsTests
         Close.All(g.Dm, noS.Dm, 0, 0, "dM without gS");
     }
 
+    /// <summary>Per row, min(1, c/‖(gM, gS)‖) in float64.</summary>
+    private static double[] ClampFactors(UpdateCase k, double c) => Enumerable.Range(0, k.R).Select(r =>
+    {
+        double sq = 0;
+        for (int j = 0; j < k.N; j++) sq += (double)k.GM[r * k.N + j] * k.GM[r * k.N + j] + (double)k.GS[r * k.N + j] * k.GS[r * k.N + j];
+        return Math.Min(1, c / Math.Sqrt(sq));
+    }).ToArray();
+
+    [Fact]
+    public void ClampedBackwardScalesEachRowsUpstreamGradient()
+    {
+        var k = UpdateCase.Make(4, new[] { 3, 5 }, seed: 11);
+        var (_, _, exact) = RunUpdate(k, Device.Cpu);
+        // The upstream norms here are ~5–7 per row: a bound of 6 clamps some rows and leaves others exact.
+        const float c = 6f;
+        var f = ClampFactors(k, c);
+        Assert.Contains(f, x => x < 0.95);
+        Assert.Contains(f, x => x == 1);
+        var (_, _, clamped) = RunUpdate(k, Device.Cpu, maxGradNorm: c);
+        float[] Scaled(Tensor t, int perRow) => t.ToArray().Select((v, i) => (float)(v * f[i / perRow])).ToArray();
+        Close.All(Scaled(exact.Dm, k.N), clamped.Dm.ToArray(), 1e-5, 1e-6, "dM");
+        Close.All(Scaled(exact.Ds, k.N), clamped.Ds.ToArray(), 1e-5, 1e-6, "dS");
+        Close.All(Scaled(exact.Ddelta, 2 * k.N), clamped.Ddelta.ToArray(), 1e-6, 1e-7, "dDelta");
+        Close.All(Scaled(exact.Dkeep, 1), clamped.Dkeep.ToArray(), 1e-5, 1e-5, "dkeep");
+        Close.All(Scaled(exact.Dcarry, 1), clamped.Dcarry.ToArray(), 1e-5, 1e-5, "dcarry");
+        Close.All(Scaled(exact.DmomentumKeep, 1), clamped.DmomentumKeep.ToArray(), 1e-5, 1e-5, "dmomentumKeep");
+        // The clamped rows' upstream pair now has norm c: ‖dΔ‖ of such a row is c.
+        var dd = clamped.Ddelta.ToArray();
+        for (int r = 0; r < k.R; r++)
+            if (f[r] < 1)
+                Assert.Equal(c, Math.Sqrt(dd.Skip(2 * r * k.N).Take(2 * k.N).Sum(x => (double)x * x)), 4);
+        // A bound above every row's norm is exact.
+        var (_, _, loose) = RunUpdate(k, Device.Cpu, maxGradNorm: 100f);
+        Close.All(exact.Dm, loose.Dm, 0, 0, "dM under a loose bound");
+        Close.All(exact.Dkeep, loose.Dkeep, 0, 0, "dkeep under a loose bound");
+    }
+
     [Theory]
     [MemberData(nameof(TestDevices.Shapes), MemberType = typeof(TestDevices))]
     public void IlgpuMatchesCpu(string shape)
     {
         var dev = TestDevices.Get(shape);
-        foreach (var k in new[] { UpdateCase.Make(3, new[] { 4, 5 }, seed: 2), UpdateCase.Make(2, new[] { 37 }, seed: 3), UpdateCase.Make(5, new[] { 1 }, seed: 4) })
+        foreach (var (k, clamp) in new[] { (UpdateCase.Make(3, new[] { 4, 5 }, seed: 2), (float?)null), (UpdateCase.Make(2, new[] { 37 }, seed: 3), null),
+                     (UpdateCase.Make(5, new[] { 1 }, seed: 4), null), (UpdateCase.Make(4, new[] { 3, 5 }, seed: 11), 6f), (UpdateCase.Make(2, new[] { 37 }, seed: 3), 2f) })
         {
-            var (cm, cs, cg) = RunUpdate(k, Device.Cpu);
-            var (gm, gs, gg) = RunUpdate(k, dev);
+            var (cm, cs, cg) = RunUpdate(k, Device.Cpu, maxGradNorm: clamp);
+            var (gm, gs, gg) = RunUpdate(k, dev, maxGradNorm: clamp);
             Close.All(cm, gm, 1e-5, 1e-6, "M'");
             Close.All(cs, gs, 1e-5, 1e-6, "S'");
             Close.All(cg.Dm, gg.Dm, 1e-5, 1e-6, "dM");
@@ -153,5 +191,7 @@ public sealed class NeuralMemoryOpsTests
         Assert.Contains("delta has shape [2, 3, 4], expected [2, 2, 3, 4]", e.Message);
         e = Assert.Throws<ArgumentException>(() => NeuralMemoryOps.ChunkUpdate(m, m, Tensor.Zeros(new[] { 2, 2, 3, 4 }), r, Tensor.Zeros(new[] { 3 }), r));
         Assert.Contains("carry has shape [3], expected [2]", e.Message);
+        var a = Assert.Throws<ArgumentOutOfRangeException>(() => NeuralMemoryOps.ChunkUpdateBackward(m, m, Tensor.Zeros(new[] { 2, 2, 3, 4 }), r, r, r, m, m, 0f));
+        Assert.Contains("maxGradNorm is 0, expected a finite value > 0", a.Message);
     }
 }

@@ -34,6 +34,15 @@ public sealed record NeuralMemoryConfig
     /// The default 4 keeps the default configuration finite over 16K-token random streams, which diverge without it.
     /// </summary>
     public float? MaxGradNorm { get; init; } = 4f;
+    /// <summary>
+    /// When set, the backward through the chain of chunk updates is clipped: the gradient w.r.t. each chunk-end memory
+    /// state (per layer of the memory MLP and per head) is scaled down to at most this Frobenius norm before it flows
+    /// back (null: the exact gradient). The exact gradient grows exponentially over chunks when the inner steps are large
+    /// (with the default θ ≤ 0.1 it overflows float32 within 8K tokens at head width 16); the default 1 keeps training
+    /// finite over any length and leaves gradients below it untouched (for mean-reduced losses the healthy ones are far
+    /// below 1). See <see cref="NeuralMemoryScanOptions.MaxStateGradNorm"/>.
+    /// </summary>
+    public float? MaxStateGradNorm { get; init; } = 1f;
     /// <summary>Initial bias of θ's logit (sigmoid(0) = 0.5: θ starts at half the maximum).</summary>
     public float LearningRateBias { get; init; }
     /// <summary>Initial bias of η's logit (1: η ≈ 0.73).</summary>
@@ -52,7 +61,7 @@ public sealed record NeuralMemoryConfig
     public int[] LayerDims() => Enumerable.Range(0, Depth + 1).Select(l => l == 0 || l == Depth ? HeadDim : Hidden).ToArray();
 
     /// <summary>Options for <see cref="NeuralMemoryScan.Run"/>.</summary>
-    public NeuralMemoryScanOptions ScanOptions => new(ChunkSize, Activation, MaxGradNorm);
+    public NeuralMemoryScanOptions ScanOptions => new(ChunkSize, Activation, MaxGradNorm, MaxStateGradNorm);
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first inconsistent setting.</summary>
     public void Validate()
@@ -68,6 +77,7 @@ public sealed record NeuralMemoryConfig
         Need(ConvWidth >= 0, $"conv_width must be non-negative, got {ConvWidth}");
         Need(MaxLearningRate > 0, $"max_learning_rate must be positive, got {MaxLearningRate}");
         Need(MaxGradNorm is null || MaxGradNorm > 0, $"max_grad_norm must be positive when set, got {MaxGradNorm}");
+        Need(MaxStateGradNorm is null || (MaxStateGradNorm > 0 && float.IsFinite(MaxStateGradNorm.Value)), $"max_state_grad_norm must be positive and finite when set, got {MaxStateGradNorm}");
         Need(NormEps > 0, $"norm_eps must be positive, got {NormEps}");
     }
 }

@@ -47,13 +47,26 @@ public static partial class F
     /// M′ = keep·M + carry·S − delta[:, 0], S′ = momentumKeep·S − delta[:, 1]; m, s [R, ...], delta [R, 2, ...],
     /// keep, carry, momentumKeep [R]. Returns (M′, S′).
     /// </summary>
-    public static (Variable M, Variable S) MemoryChunkUpdate(Variable m, Variable s, Variable delta, Variable keep, Variable carry, Variable momentumKeep)
+    /// <param name="m">Weights M [R, ...].</param>
+    /// <param name="s">Momentum S [R, ...].</param>
+    /// <param name="delta">The two weighted gradient sums [R, 2, ...].</param>
+    /// <param name="keep">Weight of M in M′ [R].</param>
+    /// <param name="carry">Weight of S in M′ [R].</param>
+    /// <param name="momentumKeep">Weight of S in S′ [R].</param>
+    /// <param name="maxStateGradNorm">
+    /// When set, a clipped backward: the gradient of each row's (M′, S′) is scaled down to at most this Frobenius norm
+    /// before it flows on (into M, S, delta and the coefficients); the forward is unchanged.
+    /// </param>
+    public static (Variable M, Variable S) MemoryChunkUpdate(Variable m, Variable s, Variable delta, Variable keep, Variable carry, Variable momentumKeep,
+        float? maxStateGradNorm = null)
     {
+        if (maxStateGradNorm is float c && !(c > 0 && float.IsFinite(c)))
+            throw new ArgumentOutOfRangeException(nameof(maxStateGradNorm), c, $"F.MemoryChunkUpdate: maxStateGradNorm is {c}, expected a finite value > 0 (or null).");
         var (m2, s2) = NeuralMemoryOps.ChunkUpdate(m.Data, s.Data, delta.Data, keep.Data, carry.Data, momentumKeep.Data);
         var inputs = new[] { m, s, delta, keep, carry, momentumKeep };
         var outputs = Autograd.RecordMany(new[] { m2, s2 }, "MemoryChunkUpdate", inputs, g =>
         {
-            var r = NeuralMemoryOps.ChunkUpdateBackward(m.Data, s.Data, delta.Data, keep.Data, carry.Data, momentumKeep.Data, g[0], g[1]);
+            var r = NeuralMemoryOps.ChunkUpdateBackward(m.Data, s.Data, delta.Data, keep.Data, carry.Data, momentumKeep.Data, g[0], g[1], maxStateGradNorm);
             return new[] { Keep(m, r.Dm), Keep(s, r.Ds), Keep(delta, r.Ddelta), Keep(keep, r.Dkeep), Keep(carry, r.Dcarry), Keep(momentumKeep, r.DmomentumKeep) };
         });
         return (outputs[0], outputs[1]);

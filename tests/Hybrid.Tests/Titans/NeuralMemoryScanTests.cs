@@ -123,6 +123,36 @@ public sealed class NeuralMemoryScanTests
         Assert.True(clamped.W[0].Zip(free.W[0], (a, b) => Math.Abs(a - b)).Max() > 1e-2, "the clamp changed nothing");
     }
 
+    /// <summary>
+    /// Without a tape (no-grad mode, or no input requiring a gradient) the scan releases each chunk's intermediates and
+    /// replaced state as it goes: the same retrievals and final state as with the tape, and the returned state (its
+    /// chunk-start weights when it stops mid-chunk) stays usable.
+    /// </summary>
+    [Theory]
+    [InlineData(11, 3, 2)]
+    [InlineData(12, 4, 0)]
+    [InlineData(10, 4, 0)]
+    public void WithoutATapeTheScanMatchesTheRecordedOne(int length, int chunk, int offset)
+    {
+        var k = Case.Make(2, length, new[] { 4, 8, 4 }, seed: 40 + length, offset: offset);
+        var options = new NeuralMemoryScanOptions(chunk, MaxGradNorm: 2f);
+        var (y, state) = k.Run(k.Leaves(Device.Cpu, true), options);
+        var untracked = k.Run(k.Leaves(Device.Cpu, false), options);
+        (Variable, MemoryScanState) noGradRun;
+        using (Autograd.NoGrad()) noGradRun = k.Run(k.Leaves(Device.Cpu, true), options);
+        foreach (var (yr, sr) in new[] { untracked, noGradRun })
+        {
+            Close.All(y.Data.ToArray(), yr.Data.ToArray(), 0, 0, "retrieved");
+            Assert.Equal(state.Offset, sr.Offset);
+            for (int l = 0; l < k.Depth; l++)
+            {
+                Close.All(state.Weights[l].Data.ToArray(), sr.Weights[l].Data.ToArray(), 0, 0, $"weights {l}");
+                Close.All(state.Momentum[l].Data.ToArray(), sr.Momentum[l].Data.ToArray(), 0, 0, $"momentum {l}");
+                Close.All(state.ChunkStart[l].Data.ToArray(), sr.ChunkStart[l].Data.ToArray(), 0, 0, $"chunk start {l}");
+            }
+        }
+    }
+
     [Fact]
     public void GradientsOfEveryInputMatchFiniteDifferences()
     {

@@ -60,7 +60,8 @@ public sealed class NeuralMemoryTests
     [Fact]
     public void GradientsOfTheInputAndEveryParameterMatchFiniteDifferences()
     {
-        var memory = new NeuralMemory(Small(chunk: 2) with { DModel = 6, HeadDim = 3 }, new Rng(5));
+        // The exact gradient: no backward clamp (its default bound 1 is below this check's state gradients).
+        var memory = new NeuralMemory(Small(chunk: 2) with { DModel = 6, HeadDim = 3, MaxStateGradNorm = null }, new Rng(5));
         var x = new Variable(Input(1, 5, 6, seed: 6), requiresGrad: true);
         var parameters = memory.Parameters().Cast<Variable>().ToArray();
         var inputs = parameters.Prepend(x).ToArray();
@@ -101,6 +102,37 @@ public sealed class NeuralMemoryTests
             Assert.True(p.Grad!.ToArray().All(float.IsFinite), $"gradient of {name} is not finite");
     }
 
+    /// <summary>
+    /// A memory whose inner steps are large (θ ≈ 1.8, 256 chunks of 4): the forward stays bounded (the per-token
+    /// gradient clamp), but the exact gradient through the chain of chunk updates grows exponentially and overflows
+    /// float32 (checked: without the backward clamp some gradient is NaN/∞). With the default settings (the backward
+    /// clamp of each chunk-end state's gradient) every gradient is finite.
+    /// </summary>
+    [Fact]
+    public void GradientsThroughManyUnstableChunksStayFiniteWithTheDefaultSettings()
+    {
+        var config = new NeuralMemoryConfig { DModel = 8, Heads = 2, HeadDim = 4, Depth = 2, Expansion = 2, ChunkSize = 4, MaxLearningRate = 2f, LearningRateBias = 2f };
+        (Tensor Output, Tensor InputGrad, (string Name, Tensor Grad)[] Grads) Run(NeuralMemoryConfig c)
+        {
+            var memory = new NeuralMemory(c, new Rng(15));
+            var x = new Variable(Input(1, 1024, 8, seed: 16), requiresGrad: true);
+            var y = memory.Forward(x);
+            F.Mean(F.Square(y)).Backward();
+            return (y.Data, x.Grad!, memory.NamedParameters().Select(p => (p.Name, p.Parameter.Grad!)).ToArray());
+        }
+        static bool Finite(Tensor t) => t.ToArray().All(float.IsFinite);
+
+        var exact = Run(config with { MaxStateGradNorm = null });
+        Assert.True(Finite(exact.Output), "the forward is bounded by the per-token clamp");
+        Assert.False(Finite(exact.InputGrad) && exact.Grads.All(g => Finite(g.Grad)), "the exact gradient was expected to overflow here");
+
+        var clipped = Run(config);
+        Assert.True(Finite(clipped.Output), "non-finite output");
+        Assert.True(Finite(clipped.InputGrad), "non-finite input gradient");
+        foreach (var (name, grad) in clipped.Grads)
+            Assert.True(Finite(grad), $"gradient of {name} is not finite");
+    }
+
     [Fact]
     public void BadInputsAndSettingsAreRejectedClearly()
     {
@@ -119,5 +151,9 @@ public sealed class NeuralMemoryTests
         e = Assert.Throws<ArgumentException>(() => NeuralMemoryScan.Run(state, q, q, q, g, g, new Variable(Tensor.Zeros(new[] { 2, 4 })), new NeuralMemoryScanOptions(2)));
         Assert.Contains("decay has shape [2, 4], expected [2, 3]", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => NeuralMemoryScan.Run(state with { Offset = 2 }, q, q, q, g, g, g, new NeuralMemoryScanOptions(2)));
+        var a = Assert.Throws<ArgumentOutOfRangeException>(() => NeuralMemoryScan.Run(state, q, q, q, g, g, g, new NeuralMemoryScanOptions(2, MaxStateGradNorm: 0f)));
+        Assert.Contains("MaxStateGradNorm is 0, expected a finite value > 0", a.Message);
+        e = Assert.Throws<ArgumentException>(() => new NeuralMemory(Small() with { MaxStateGradNorm = -1f }, new Rng(1)));
+        Assert.Contains("max_state_grad_norm must be positive", e.Message);
     }
 }

@@ -15,6 +15,11 @@ namespace Ssm.Kernels;
 //    of the per-token gradients (see Ssm.Hybrid.Titans.NeuralMemoryScan). Backward:
 //      dM = keep·gM,  dS = carry·gM + momentumKeep·gS,  dΔ_M = −gM,  dΔ_S = −gS,
 //      dkeep = Σ gM⊙M,  dcarry = Σ gM⊙S,  dmomentumKeep = Σ gS⊙S   (sums over the row's elements).
+//    Optional backward clamp (a deliberately clipped backward, not the true gradient): with a bound c the upstream
+//    gradient of the row's new state is first scaled, (gM, gS) ← min(1, c/‖(gM, gS)‖)·(gM, gS) with the Frobenius norm
+//    over both, and the formulas above use the scaled pair. Over a chain of chunk updates this bounds the gradient that
+//    reaches every earlier state, which the true gradient does not: it grows exponentially when the inner learning
+//    rate puts the memory in a regime whose per-chunk Jacobian has norm > 1 (see Ssm.Hybrid.Titans.NeuralMemoryScan).
 
 /// <summary>Gradients from <see cref="NeuralMemoryOps.ChunkUpdateBackward"/>.</summary>
 /// <param name="Dm">dL/dM [R, ...].</param>
@@ -72,13 +77,18 @@ public static class NeuralMemoryOps
 
     /// <summary>
     /// Backward of <see cref="ChunkUpdate"/> for upstream gradients <paramref name="gM"/> and <paramref name="gS"/> (shaped
-    /// like m; a null one counts as zero). Returns every input's gradient.
+    /// like m; a null one counts as zero). Returns every input's gradient. With <paramref name="maxGradNorm"/> each row's
+    /// upstream pair (gM, gS) is first scaled down to at most that Frobenius norm (a clipped backward; math at the top
+    /// of this file).
     /// </summary>
     public static ChunkUpdateGradients ChunkUpdateBackward(Tensor m, Tensor s, Tensor delta, Tensor keep, Tensor carry, Tensor momentumKeep,
-        Tensor? gM, Tensor? gS)
+        Tensor? gM, Tensor? gS, float? maxGradNorm = null)
     {
         const string op = "NeuralMemoryOps.ChunkUpdateBackward";
         var spec = Check(op, m, s, delta, keep, carry, momentumKeep);
+        if (maxGradNorm is float c && !(c > 0 && float.IsFinite(c)))
+            throw new ArgumentOutOfRangeException(nameof(maxGradNorm), c, $"{op}: maxGradNorm is {c}, expected a finite value > 0 (or null for no clamp).");
+        spec.MaxNorm = maxGradNorm ?? 0f;
         foreach (var (t, name) in new[] { (gM, "gM"), (gS, "gS") })
         {
             if (t is null) continue;
@@ -132,10 +142,22 @@ public static class NeuralMemoryOps
     }
 }
 
-/// <summary>Sizes of a chunk update: rows R and elements per row n (also an ILGPU kernel parameter).</summary>
+/// <summary>
+/// Sizes of a chunk update: rows R and elements per row n, and the backward clamp's bound (0: none); also an ILGPU
+/// kernel parameter.
+/// </summary>
 internal struct UpdateSpec
 {
     public int Rows, Elements;
+    public float MaxNorm;
+}
+
+/// <summary>The backward clamp's factor (shared by the CPU path and the ILGPU kernels).</summary>
+internal static class ClampMath
+{
+    /// <summary>min(1, c/√<paramref name="squaredNorm"/>) for a bound c &gt; 0; 1 when c is 0 (no clamp).</summary>
+    public static float Scale(float maxNorm, float squaredNorm)
+        => maxNorm > 0f && squaredNorm > maxNorm * maxNorm ? maxNorm / MathF.Sqrt(squaredNorm) : 1f;
 }
 
 /// <summary>Second derivatives of the memory MLP activations (shared by the CPU path and the ILGPU kernels).</summary>

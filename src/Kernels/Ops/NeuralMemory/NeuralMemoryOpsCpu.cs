@@ -65,14 +65,15 @@ internal static class NeuralMemoryOpsCpu
                 var gs = new ReadOnlySpan<float>(gsa, gS.Offset + row * n, n);
                 var dmr = new Span<float>(dma, r.Dm.Offset + row * n, n);
                 var dsr = new Span<float>(dsa, r.Ds.Offset + row * n, n);
-                TensorPrimitives.Multiply(gm, k[row], dmr);
-                TensorPrimitives.Multiply(gm, c[row], dsr);
-                TensorPrimitives.MultiplyAdd(gs, e[row], dsr, dsr);
-                TensorPrimitives.Negate(gm, new Span<float>(dda, r.Ddelta.Offset + 2 * row * n, n));
-                TensorPrimitives.Negate(gs, new Span<float>(dda, r.Ddelta.Offset + (2 * row + 1) * n, n));
-                dk[row] = TensorPrimitives.Dot(gm, mr);
-                dc[row] = TensorPrimitives.Dot(gm, sr);
-                de[row] = TensorPrimitives.Dot(gs, sr);
+                float scale = spec.MaxNorm > 0f ? ClampMath.Scale(spec.MaxNorm, TensorPrimitives.SumOfSquares(gm) + TensorPrimitives.SumOfSquares(gs)) : 1f;
+                TensorPrimitives.Multiply(gm, k[row] * scale, dmr);
+                TensorPrimitives.Multiply(gm, c[row] * scale, dsr);
+                TensorPrimitives.MultiplyAdd(gs, e[row] * scale, dsr, dsr);
+                TensorPrimitives.Multiply(gm, -scale, new Span<float>(dda, r.Ddelta.Offset + 2 * row * n, n));
+                TensorPrimitives.Multiply(gs, -scale, new Span<float>(dda, r.Ddelta.Offset + (2 * row + 1) * n, n));
+                dk[row] = scale * TensorPrimitives.Dot(gm, mr);
+                dc[row] = scale * TensorPrimitives.Dot(gm, sr);
+                de[row] = scale * TensorPrimitives.Dot(gs, sr);
             }
         });
         r.Dkeep.CopyFromHost<float>(dk);
