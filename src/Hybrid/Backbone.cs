@@ -1,3 +1,4 @@
+using Ssm.Inference;
 using Ssm.Kernels;
 
 namespace Ssm.Hybrid;
@@ -48,7 +49,7 @@ internal sealed class Backbone : Module
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(ids);
-        Guard.Shape(op, ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        LanguageModelOps.CheckStep(op, cache, ids);
         Guard.That(cache.Layers.Count == Layers.Count, op, nameof(cache), $"cache has {cache.Layers.Count} layers, expected {Layers.Count}; use AllocateCache.");
         using var noGrad = Autograd.NoGrad();
         var h = Embedding.Forward(ids).Data;

@@ -83,14 +83,9 @@ public abstract class CausalLM : Module, IRecurrentLanguageModel
 
     Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache) ?? throw new ArgumentNullException(nameof(cache)), ids);
 
-    private HybridCache? AsCache(IInferenceCache? cache) => cache switch
-    {
-        null => null,
-        HybridCache h => h,
-        _ => throw new ArgumentException($"{_name}: cache is a {cache.GetType().Name}, expected a HybridCache from AllocateCache.", nameof(cache)),
-    };
+    private HybridCache? AsCache(IInferenceCache? cache) => LanguageModelOps.AsCache<HybridCache>(_name, cache);
 
-    private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
+    private Variable Head(Variable h) => LanguageModelOps.Head(h, EmbeddingLayer, LmHead);
 
     /// <summary>
     /// True for parameters that get no weight decay: Mamba's A_log, D, dt_bias, S4D's log_dt/inv_dt, log_A_real, A_imag

@@ -8,20 +8,11 @@ namespace Ssm.Hybrid;
 /// for each attention layer, a <see cref="Mamba2State"/> for each Mamba-2 layer and an <see cref="Ssm.S4.S4DState"/> for
 /// each S4D layer, in layer order.
 /// </summary>
-public sealed class HybridCache : IInferenceCache
+public sealed class HybridCache : LayerCache<IDisposable>
 {
-    internal HybridCache(IEnumerable<IDisposable> layers, int batch)
+    internal HybridCache(IEnumerable<IDisposable> layers, int batch) : base(layers, batch)
     {
-        Layers = layers.ToList();
-        Batch = batch;
     }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-    /// <summary>Tokens consumed so far.</summary>
-    public int Position { get; internal set; }
-    /// <summary>One state per layer: <see cref="AttentionCache"/>, <see cref="Mamba2State"/> or <see cref="Ssm.S4.S4DState"/>.</summary>
-    public IReadOnlyList<IDisposable> Layers { get; }
 
     /// <summary>The KV cache of attention layer <paramref name="layer"/> (throws for a Mamba layer).</summary>
     public AttentionCache Attention(int layer) => Layers[layer] as AttentionCache
@@ -30,10 +21,4 @@ public sealed class HybridCache : IInferenceCache
     /// <summary>The state of Mamba-2 layer <paramref name="layer"/> (throws for an attention layer).</summary>
     public Mamba2State Mamba(int layer) => Layers[layer] as Mamba2State
         ?? throw new ArgumentException($"HybridCache.Mamba: layer {layer} is not a Mamba-2 layer.", nameof(layer));
-
-    /// <summary>Releases every layer's state.</summary>
-    public void Dispose()
-    {
-        foreach (var l in Layers) l.Dispose();
-    }
 }

@@ -4,25 +4,10 @@ using Ssm.Kernels;
 namespace Ssm.Hybrid.LongVQ;
 
 /// <summary>Per-layer inference states of a <see cref="LongVQLM"/>.</summary>
-public sealed class LongVQCache : IInferenceCache
+public sealed class LongVQCache : LayerCache<LongVQBlockState>
 {
-    internal LongVQCache(IEnumerable<LongVQBlockState> layers, int batch)
+    internal LongVQCache(IEnumerable<LongVQBlockState> layers, int batch) : base(layers, batch)
     {
-        Layers = layers.ToList();
-        Batch = batch;
-    }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-    /// <summary>One block state per layer.</summary>
-    public IReadOnlyList<LongVQBlockState> Layers { get; }
-    /// <summary>Tokens consumed so far.</summary>
-    public int Position { get; internal set; }
-
-    /// <summary>Releases every layer's state.</summary>
-    public void Dispose()
-    {
-        foreach (var l in Layers) l.Dispose();
     }
 }
 
@@ -79,12 +64,7 @@ public sealed class LongVQLM : Module, IRecurrentLanguageModel, IAuxiliaryLoss
 
     Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache)!, ids);
 
-    private static LongVQCache? AsCache(IInferenceCache? cache) => cache switch
-    {
-        null => null,
-        LongVQCache c => c,
-        _ => throw new ArgumentException($"LongVQLM: cache is a {cache.GetType().Name}, expected a LongVQCache from AllocateCache.", nameof(cache)),
-    };
+    private static LongVQCache? AsCache(IInferenceCache? cache) => LanguageModelOps.AsCache<LongVQCache>("LongVQLM", cache);
 
     /// <summary>
     /// Logits [batch, length, padded_vocab] for token ids [batch, length] (int32 or int64). With a cache, the sequences
@@ -103,8 +83,7 @@ public sealed class LongVQLM : Module, IRecurrentLanguageModel, IAuxiliaryLoss
     /// <summary>One recurrent step: logits [batch, padded_vocab] for the next token after ids [batch] (int32/int64).</summary>
     public Tensor Step(LongVQCache cache, Tensor ids)
     {
-        ArgumentNullException.ThrowIfNull(cache);
-        Guard.Shape("LongVQLM.Step", ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        LanguageModelOps.CheckStep("LongVQLM.Step", cache, ids);
         using var noGrad = Autograd.NoGrad();
         var h = EmbeddingLayer.Forward(ids).Data;
         for (int i = 0; i < Layers.Count; i++) h = Layers[i].Step(cache.Layers[i], h);
@@ -125,7 +104,7 @@ public sealed class LongVQLM : Module, IRecurrentLanguageModel, IAuxiliaryLoss
         return new Variable(logits);
     }
 
-    private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
+    private Variable Head(Variable h) => LanguageModelOps.Head(h, EmbeddingLayer, LmHead);
 
     /// <inheritdoc />
     public override string ToString() =>

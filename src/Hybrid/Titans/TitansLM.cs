@@ -68,25 +68,10 @@ public sealed class TitansBlock : Module
 }
 
 /// <summary>Per-layer inference states of a <see cref="TitansLM"/>.</summary>
-public sealed class TitansCache : IInferenceCache
+public sealed class TitansCache : LayerCache<TitansLayerCache>
 {
-    internal TitansCache(IEnumerable<TitansLayerCache> layers, int batch)
+    internal TitansCache(IEnumerable<TitansLayerCache> layers, int batch) : base(layers, batch)
     {
-        Layers = layers.ToList();
-        Batch = batch;
-    }
-
-    /// <inheritdoc />
-    public int Batch { get; }
-    /// <summary>One state per layer.</summary>
-    public IReadOnlyList<TitansLayerCache> Layers { get; }
-    /// <inheritdoc />
-    public int Position { get; internal set; }
-
-    /// <summary>Releases every layer's state.</summary>
-    public void Dispose()
-    {
-        foreach (var l in Layers) l.Dispose();
     }
 }
 
@@ -136,12 +121,7 @@ public sealed class TitansLM : Module, IRecurrentLanguageModel
 
     Tensor IRecurrentLanguageModel.Step(IInferenceCache cache, Tensor ids) => Step(AsCache(cache)!, ids);
 
-    private static TitansCache? AsCache(IInferenceCache? cache) => cache switch
-    {
-        null => null,
-        TitansCache t => t,
-        _ => throw new ArgumentException($"TitansLM: cache is a {cache.GetType().Name}, expected a TitansCache from AllocateCache.", nameof(cache)),
-    };
+    private static TitansCache? AsCache(IInferenceCache? cache) => LanguageModelOps.AsCache<TitansCache>("TitansLM", cache);
 
     /// <summary>
     /// Logits [batch, length, padded_vocab] for ids [batch, length] (int32 or int64). With a cache the sequences continue
@@ -150,21 +130,17 @@ public sealed class TitansLM : Module, IRecurrentLanguageModel
     /// </summary>
     public Variable Forward(Tensor inputIds, TitansCache? cache = null)
     {
-        Guard.Rank("TitansLM.Forward", inputIds, "input_ids", 2, "[batch, length]");
-        if (cache is not null)
-            Guard.That(cache.Batch == inputIds.Size(0), "TitansLM.Forward", nameof(cache), $"cache holds {cache.Batch} sequences, expected {inputIds.Size(0)}.");
+        LanguageModelOps.CheckForward("TitansLM.Forward", inputIds, cache);
         var h = EmbeddingLayer.Forward(inputIds);
         for (int i = 0; i < Layers.Count; i++) h = Layers[i].Forward(h, cache?.Layers[i]);
         if (cache is not null) cache.Position += inputIds.Size(1);
-        var normed = NormF.Forward(h);
-        return LmHead is null ? F.Linear(normed, EmbeddingLayer.Weight) : LmHead.Forward(normed);
+        return LanguageModelOps.Head(NormF.Forward(h), EmbeddingLayer, LmHead);
     }
 
     /// <summary>One recurrent step: logits [batch, padded_vocab] for the next token after ids [batch] (int32/int64).</summary>
     public Tensor Step(TitansCache cache, Tensor ids)
     {
-        ArgumentNullException.ThrowIfNull(cache);
-        Guard.Shape("TitansLM.Step", ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        LanguageModelOps.CheckStep("TitansLM.Step", cache, ids);
         using var noGrad = Autograd.NoGrad();
         var logits = Forward(ids.Reshape(cache.Batch, 1), cache).Data;
         return logits.Reshape(cache.Batch, VocabSize);

@@ -27,25 +27,10 @@ public sealed class MambaBlock : Module
 }
 
 /// <summary>Per-layer inference states of a <see cref="MambaLMHeadModel"/>.</summary>
-public sealed class MambaCache : IInferenceCache
+public sealed class MambaCache : LayerCache<Mamba2State>
 {
-    internal MambaCache(IEnumerable<Mamba2State> layers, int batch)
+    internal MambaCache(IEnumerable<Mamba2State> layers, int batch) : base(layers, batch)
     {
-        Layers = layers.ToList();
-        Batch = batch;
-    }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-    /// <summary>One state per layer.</summary>
-    public IReadOnlyList<Mamba2State> Layers { get; }
-    /// <summary>Tokens consumed so far.</summary>
-    public int Position { get; internal set; }
-
-    /// <summary>Releases every layer's state.</summary>
-    public void Dispose()
-    {
-        foreach (var l in Layers) l.Dispose();
     }
 }
 
@@ -132,12 +117,7 @@ public sealed class MambaLMHeadModel : Module, IStateTracedLanguageModel
 
     Tensor IStateTracedLanguageModel.TracedLogRetention(IInferenceCache cache, int layer) => AsCache(cache)!.Layers[layer].LogRetention;
 
-    private static MambaCache? AsCache(IInferenceCache? cache) => cache switch
-    {
-        null => null,
-        MambaCache m => m,
-        _ => throw new ArgumentException($"MambaLMHeadModel: cache is a {cache.GetType().Name}, expected a MambaCache from AllocateCache.", nameof(cache)),
-    };
+    private static MambaCache? AsCache(IInferenceCache? cache) => LanguageModelOps.AsCache<MambaCache>("MambaLMHeadModel", cache);
 
     /// <summary>
     /// Logits [batch, length, padded_vocab] for token ids [batch, length] (int32 or int64). With a cache, the
@@ -145,9 +125,7 @@ public sealed class MambaLMHeadModel : Module, IStateTracedLanguageModel
     /// </summary>
     public Variable Forward(Tensor inputIds, MambaCache? cache = null)
     {
-        Guard.Rank("MambaLMHeadModel.Forward", inputIds, "input_ids", 2, "[batch, length]");
-        if (cache is not null)
-            Guard.That(cache.Batch == inputIds.Size(0), "MambaLMHeadModel.Forward", nameof(cache), $"cache holds {cache.Batch} sequences, expected {inputIds.Size(0)}.");
+        LanguageModelOps.CheckForward("MambaLMHeadModel.Forward", inputIds, cache);
         var normed = ForwardHidden(EmbeddingLayer.Forward(inputIds), cache);
         return Head(normed);
     }
@@ -173,7 +151,7 @@ public sealed class MambaLMHeadModel : Module, IStateTracedLanguageModel
     /// <summary>One recurrent step: logits [batch, padded_vocab] for the next token after ids [batch] (int32/int64).</summary>
     public Tensor Step(MambaCache cache, Tensor ids)
     {
-        Guard.Shape("MambaLMHeadModel.Step", ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        LanguageModelOps.CheckStep("MambaLMHeadModel.Step", cache, ids);
         using var noGrad = Autograd.NoGrad();
         var h = EmbeddingLayer.Forward(ids).Data;
         Tensor? residual = null;
@@ -188,7 +166,7 @@ public sealed class MambaLMHeadModel : Module, IStateTracedLanguageModel
         return Head(final).Data;
     }
 
-    private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
+    private Variable Head(Variable h) => LanguageModelOps.Head(h, EmbeddingLayer, LmHead);
 
     /// <summary>True for parameters that get no weight decay (mamba_ssm's A_log, D, dt_bias, plus norms and biases by convention).</summary>
     public static bool IsNoDecayParameter(string name) =>

@@ -35,17 +35,15 @@ public sealed class S4DKernel : Module
         Discretization = config.Discretization;
         DtTransform = config.DtTransform;
 
-        var logDt = new float[h];
-        for (int i = 0; i < h; i++) logDt[i] = (float)rng.Uniform(Math.Log(config.DtMin), Math.Log(config.DtMax));
-        var c = new float[channels * h * n2 * 2];
-        rng.FillNormal(c, 0, Math.Sqrt(0.5)); // torch.randn(cfloat): real and imaginary parts N(0, ½)
+        var (drawnLogDt, c) = SsmKernelInit.DrawDtAndC(h, n2, channels, config.DtMin, config.DtMax, rng);
+        var logDt = Array.ConvertAll(drawnLogDt, x => (float)x);
         var (aRe, aIm) = InitialA(config.Init, h, n2, c);
 
         C = RegisterParameter("C", new Parameter(Tensor.From(c, channels == 1 ? new[] { h, n2, 2 } : new[] { channels, h, n2, 2 }, d)));
         if (config.DtTransform == DtTransform.Exp)
             LogDt = RegisterParameter("log_dt", new Parameter(Tensor.From(logDt, new[] { h }, d)));
         else
-            LogDt = RegisterParameter("inv_dt", new Parameter(Tensor.From(logDt.Select(x => (float)InverseSoftplus(Math.Exp(x))).ToArray(), new[] { h }, d)));
+            LogDt = RegisterParameter("inv_dt", new Parameter(Tensor.From(logDt.Select(x => (float)SsmKernelInit.InverseSoftplus(Math.Exp(x))).ToArray(), new[] { h }, d)));
         LogAReal = RegisterParameter("log_A_real", new Parameter(Tensor.From(aRe, new[] { h, n2 }, d)));
         AImag = RegisterParameter("A_imag", new Parameter(Tensor.From(aIm, new[] { h, n2 }, d)));
         _cAsChannels = channels == 1 ? null : C;
@@ -108,9 +106,6 @@ public sealed class S4DKernel : Module
         var c = Channels == 1 ? C.Data : C.Data.Slice(0, 1);
         return (x, g.Reshape(H, Modes, 2), c.Reshape(H, Modes, 2));
     }
-
-    /// <summary>log(eˣ − 1) = x + log(1 − e^{−x}), the inverse of softplus.</summary>
-    internal static double InverseSoftplus(double x) => x + Math.Log(-double.ExpM1(-x));
 
     private static (float[] ARe, float[] AIm) InitialA(S4DInit init, int h, int n2, float[] c)
     {

@@ -64,25 +64,10 @@ public sealed class S4DLanguageModelBlock : Module
 }
 
 /// <summary>Per-layer recurrent states of an <see cref="S4DLanguageModel"/>.</summary>
-public sealed class S4DCache : IInferenceCache
+public sealed class S4DCache : LayerCache<S4DState>
 {
-    internal S4DCache(IEnumerable<S4DState> layers, int batch)
+    internal S4DCache(IEnumerable<S4DState> layers, int batch) : base(layers, batch)
     {
-        Layers = layers.ToList();
-        Batch = batch;
-    }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-    /// <summary>One state per block.</summary>
-    public IReadOnlyList<S4DState> Layers { get; }
-    /// <summary>Tokens consumed so far.</summary>
-    public int Position { get; internal set; }
-
-    /// <summary>Releases every layer's state.</summary>
-    public void Dispose()
-    {
-        foreach (var l in Layers) l.Dispose();
     }
 }
 
@@ -168,12 +153,7 @@ public sealed class S4DLanguageModel : Module, IStateTracedLanguageModel
         return Tensor.From(retention, new[] { c.Batch, perStep.Length }, EmbeddingLayer.Weight.Device);
     }
 
-    private static S4DCache? AsCache(IInferenceCache? cache) => cache switch
-    {
-        null => null,
-        S4DCache c => c,
-        _ => throw new ArgumentException($"S4DLanguageModel: cache is a {cache.GetType().Name}, expected an S4DCache from AllocateCache.", nameof(cache)),
-    };
+    private static S4DCache? AsCache(IInferenceCache? cache) => LanguageModelOps.AsCache<S4DCache>("S4DLanguageModel", cache);
 
     /// <summary>
     /// Logits [batch, length, vocab] for token ids [batch, length] (int32/int64). With a cache the sequences continue from
@@ -181,10 +161,7 @@ public sealed class S4DLanguageModel : Module, IStateTracedLanguageModel
     /// </summary>
     public Variable Forward(Tensor inputIds, S4DCache? cache = null)
     {
-        const string op = "S4DLanguageModel.Forward";
-        Guard.Rank(op, inputIds, "input_ids", 2, "[batch, length]");
-        if (cache is not null)
-            Guard.That(cache.Batch == inputIds.Size(0), op, nameof(cache), $"cache holds {cache.Batch} sequences, expected {inputIds.Size(0)}.");
+        LanguageModelOps.CheckForward("S4DLanguageModel.Forward", inputIds, cache);
         var h = EmbeddingLayer.Forward(inputIds);
         for (int i = 0; i < Layers.Count; i++)
         {
@@ -198,8 +175,7 @@ public sealed class S4DLanguageModel : Module, IStateTracedLanguageModel
     /// <summary>One recurrent step: logits [batch, vocab] for the next token after ids [batch] (int32/int64), advancing the cache.</summary>
     public Tensor Step(S4DCache cache, Tensor ids)
     {
-        ArgumentNullException.ThrowIfNull(cache);
-        Guard.Shape("S4DLanguageModel.Step", ids, "ids", new[] { cache.Batch }, $"[{cache.Batch}] (batch)");
+        LanguageModelOps.CheckStep("S4DLanguageModel.Step", cache, ids);
         using var noGrad = Autograd.NoGrad();
         var h = EmbeddingLayer.Forward(ids).Data;
         for (int i = 0; i < Layers.Count; i++)
@@ -211,7 +187,7 @@ public sealed class S4DLanguageModel : Module, IStateTracedLanguageModel
         return Head(NormF.Forward(new Variable(h))).Data;
     }
 
-    private Variable Head(Variable h) => LmHead is null ? F.Linear(h, EmbeddingLayer.Weight) : LmHead.Forward(h);
+    private Variable Head(Variable h) => LanguageModelOps.Head(h, EmbeddingLayer, LmHead);
 
     /// <inheritdoc />
     public override string ToString() => $"S4DLanguageModel(vocab={VocabSize}, d_model={Config.DModel}, layers={Config.NLayers}, d_state={Config.DState})";

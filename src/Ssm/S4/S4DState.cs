@@ -7,24 +7,9 @@ namespace Ssm.S4;
 /// modes (complex as (re, im)), in s4d.py's convention x′ = Ā∘x + B̄·u, y = 2·Re(C·x′) + D·u. Owned by the caller
 /// (outside tensor scopes); dispose when done.
 /// </summary>
-public sealed class S4DState : IDisposable
+public sealed class S4DState : SsmLayerState
 {
-    internal S4DState(int batch, int h, int modes, Device device)
+    internal S4DState(int batch, int h, int modes, Device device) : base("S4DState", batch, h, modes, device)
     {
-        Guard.Positive("S4DState", nameof(batch), batch);
-        Batch = batch;
-        State = Tensor.Zeros(new[] { batch, h, modes, 2 }, DType.Float32, device).DetachFromScope();
     }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-
-    /// <summary>x [batch, H, N/2, 2].</summary>
-    public Tensor State { get; }
-
-    /// <summary>Resets the state to zero.</summary>
-    public void Reset() => State.Zero();
-
-    /// <summary>Releases the state tensor.</summary>
-    public void Dispose() => State.Dispose();
 }

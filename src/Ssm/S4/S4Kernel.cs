@@ -38,14 +38,8 @@ public sealed class S4Kernel : Module
         DtTransform = config.DtTransform;
         LMax = config.LMax;
 
-        var invDt = new float[h];
-        for (int i = 0; i < h; i++)
-        {
-            double logDt = rng.Uniform(Math.Log(config.DtMin), Math.Log(config.DtMax));
-            invDt[i] = (float)(config.DtTransform == DtTransform.Exp ? logDt : S4DKernel.InverseSoftplus(Math.Exp(logDt)));
-        }
-        var c = new float[channels * h * n2 * 2];
-        rng.FillNormal(c, 0, Math.Sqrt(0.5));
+        var (logDt, c) = SsmKernelInit.DrawDtAndC(h, n2, channels, config.DtMin, config.DtMax, rng);
+        var invDt = Array.ConvertAll(logDt, x => (float)(config.DtTransform == DtTransform.Exp ? x : SsmKernelInit.InverseSoftplus(Math.Exp(x))));
         var dplr = Hippo.LegSDplr(config.DState, config.BClip);
         float[] aRe = new float[h * n2], aIm = new float[h * n2], b = new float[h * n2 * 2], p = new float[h * n2 * 2];
         for (int i = 0; i < h; i++)

@@ -7,32 +7,20 @@ namespace Ssm.S4;
 /// (re, im)) and the recurrence's C [H, N/2, 2], recovered from C̃ when the state was allocated (re-allocate after the
 /// parameters change). Owned by the caller (outside tensor scopes); dispose when done.
 /// </summary>
-public sealed class S4State : IDisposable
+public sealed class S4State : SsmLayerState
 {
-    internal S4State(int batch, int h, int modes, Tensor stepC)
+    internal S4State(int batch, int h, int modes, Tensor stepC) : base("S4State", batch, h, modes, stepC.Device)
     {
-        Guard.Positive("S4State", nameof(batch), batch);
-        Batch = batch;
-        State = Tensor.Zeros(new[] { batch, h, modes, 2 }, DType.Float32, stepC.Device).DetachFromScope();
         StepC = stepC.DetachFromScope();
     }
-
-    /// <summary>Number of sequences.</summary>
-    public int Batch { get; }
-
-    /// <summary>x [batch, H, N/2, 2].</summary>
-    public Tensor State { get; }
 
     /// <summary>The recurrence's C [H, N/2, 2] (not C̃).</summary>
     public Tensor StepC { get; }
 
-    /// <summary>Resets the state x to zero.</summary>
-    public void Reset() => State.Zero();
-
     /// <summary>Releases the tensors.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
-        State.Dispose();
+        base.Dispose();
         StepC.Dispose();
     }
 }

@@ -2,7 +2,7 @@ using Ssm.Kernels;
 
 namespace Ssm.S4;
 
-/// <summary>Pieces shared by the S4D and S4 layers: the (bidirectional) long convolution, tied dropout and the input check.</summary>
+/// <summary>Pieces shared by the S4D and S4 layers (see <see cref="ConvolutionalSsmLayer{TState}"/>): the (bidirectional) long convolution, tied dropout and the input check.</summary>
 internal static class SsmLayerOps
 {
     /// <summary>
