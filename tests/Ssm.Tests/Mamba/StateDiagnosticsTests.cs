@@ -48,17 +48,7 @@ public sealed class StateDiagnosticsTests
                 var h = cache.Layers[l].SsmState.ToArray();
                 for (int hd = 0; hd < c.NHeads; hd++)
                 {
-                    var rows = Enumerable.Range(0, Batch).Select(b => h.Skip((b * c.NHeads + hd) * per).Take(per).Select(v => (double)v).ToArray()).ToArray();
-                    double mean = rows.Average(r => r.Average());
-                    double variance = rows.Average(r => r.Select(v => (v - r.Average()) * (v - r.Average())).Average());
-                    double rms = rows.Average(r => Math.Sqrt(r.Select(v => v * v).Average()));
-                    double maxAbs = rows.Max(r => r.Max(Math.Abs));
-                    double maxNorm = rows.Max(r => Math.Sqrt(r.Sum(v => v * v)));
-                    Assert.Equal(mean, trace.Mean[l][bucket][hd], 1e-5);
-                    Assert.Equal(1, trace.Variance[l][bucket][hd] / variance, 1e-3);
-                    Assert.Equal(1, trace.Rms[l][bucket][hd] / rms, 1e-4);
-                    Assert.Equal(1, trace.MaxAbs[l][bucket][hd] / maxAbs, 1e-4);
-                    Assert.Equal(1, trace.MaxNorm[l][bucket][hd] / maxNorm, 1e-4);
+                    StateTraceAssert.Matches(trace, l, bucket, hd, h, Batch, c.NHeads, per);
                 }
             }
             bucket++;

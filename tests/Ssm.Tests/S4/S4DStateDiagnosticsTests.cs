@@ -49,17 +49,7 @@ public sealed class S4DStateDiagnosticsTests
                 var x = cache.Layers[l].State.ToArray(); // [batch, H, N/2, 2]
                 for (int h = 0; h < Width; h++)
                 {
-                    var rows = Enumerable.Range(0, Batch).Select(b => x.Skip((b * Width + h) * DState).Take(DState).Select(v => (double)v).ToArray()).ToArray();
-                    double mean = rows.Average(r => r.Average());
-                    double variance = rows.Average(r => r.Select(v => (v - r.Average()) * (v - r.Average())).Average());
-                    double rms = rows.Average(r => Math.Sqrt(r.Select(v => v * v).Average()));
-                    double maxAbs = rows.Max(r => r.Max(Math.Abs));
-                    double maxNorm = rows.Max(r => Math.Sqrt(r.Sum(v => v * v)));
-                    Assert.Equal(mean, trace.Mean[l][bucket][h], 1e-5);
-                    Assert.Equal(1, trace.Variance[l][bucket][h] / variance, 1e-3);
-                    Assert.Equal(1, trace.Rms[l][bucket][h] / rms, 1e-4);
-                    Assert.Equal(1, trace.MaxAbs[l][bucket][h] / maxAbs, 1e-4);
-                    Assert.Equal(1, trace.MaxNorm[l][bucket][h] / maxNorm, 1e-4);
+                    StateTraceAssert.Matches(trace, l, bucket, h, x, Batch, Width, DState);
                 }
             }
             bucket++;
