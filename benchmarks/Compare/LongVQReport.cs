@@ -69,17 +69,17 @@ internal static class LongVQReport
         string opShape = "B=1 H=4 D=64";
         LogLogPlot.Save(Path.Combine(outDir, "longvq-time.png"),
             $"Codebook (LongVQ) vs full causal attention: process CPU time vs L ({opShape}, 2 threads)", "sequence length L",
-            "CPU time per call (s, both threads)", PlotSeries(ops, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
+            "CPU time per call (s, both threads)", Lines(ops, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
         LogLogPlot.Save(Path.Combine(outDir, "longvq-wall.png"), $"Codebook (LongVQ) vs full causal attention: wall time vs L ({opShape})",
-            "sequence length L", "wall time per call (s)", PlotSeries(ops, p => Median(p.Ms) / 1e3, extrapolate: true), Guides);
+            "sequence length L", "wall time per call (s)", Lines(ops, p => Median(p.Ms) / 1e3, extrapolate: true), Guides);
         LogLogPlot.Save(Path.Combine(outDir, "longvq-memory.png"),
             $"Codebook vs full causal attention: working set vs L (peak − start resident memory, {opShape})", "sequence length L",
-            "working set (MiB)", PlotSeries(ops.Where(s => s.Name != "vq_fwd").ToList(), p => p.WorkingMb.Count > 0 ? p.WorkingMb.Max() : double.NaN, extrapolate: false), Guides);
+            "working set (MiB)", Lines(ops.Where(s => s.Name != "vq_fwd").ToList(), p => p.WorkingMb.Count > 0 ? p.WorkingMb.Max() : double.NaN, extrapolate: false), Guides);
         var layers = all.Where(s => s.Case == "longvq_layer").ToList();
         if (layers.Count > 0)
             LogLogPlot.Save(Path.Combine(outDir, "longvq-layer-time.png"),
                 "LongVQ layer vs transformer block (d_model 256, 4 heads): process CPU time vs L", "sequence length L",
-                "CPU time per call (s, both threads)", PlotSeries(layers, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
+                "CPU time per call (s, both threads)", Lines(layers, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
         Console.Error.WriteLine($"longvq-report: wrote longvq-time.png, longvq-wall.png, longvq-memory.png{(layers.Count > 0 ? ", longvq-layer-time.png" : "")} in {outDir}");
         return 0;
     }
@@ -96,7 +96,7 @@ internal static class LongVQReport
     /// <summary>Guide slopes of every plot: ∝ L and ∝ L².</summary>
     private static readonly double[] Guides = { 1, 2 };
 
-    private static List<PlotSeries> PlotSeries(List<Series> series, Func<Point, double> value, bool extrapolate)
+    private static List<PlotSeries> Lines(List<Series> series, Func<Point, double> value, bool extrapolate)
     {
         var lengths = series.SelectMany(s => s.Points.Keys).Distinct().Order().ToList();
         var result = new List<PlotSeries>();

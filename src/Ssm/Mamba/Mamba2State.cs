@@ -93,8 +93,7 @@ public sealed class Mamba2State : IDisposable
     internal void Advance(Tensor? finalState, Tensor dt, Tensor a)
     {
         if (finalState is not null) SsmState.CopyFrom(finalState);
-        var logDecay = Elementwise.Mul(Reductions.Sum(dt, 1), a);
-        LogRetention.CopyFrom(Elementwise.Add(LogRetention, logDecay));
+        Elementwise.Axpy(1f, Elementwise.Mul(Reductions.Sum(dt, 1), a), LogRetention);
         Tokens += dt.Size(1);
     }
 

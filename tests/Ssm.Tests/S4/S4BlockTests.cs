@@ -190,27 +190,8 @@ public sealed class S4BlockTests
     public void CpuAndIlgpuAgree()
     {
         var config = new S4Config { DModel = 2, DState = 8, Transposed = false };
-        var x = new Rng(31).Normal(new[] { 2, 10, 2 });
-        using var cpu = new S4Block(config, new Rng(32));
-        var xc = new Variable(x, requiresGrad: true);
-        var yc = cpu.Forward(xc);
-        var dy = new Rng(33).Normal(yc.Data.Shape);
-        yc.Backward(dy);
-        foreach (var shape in new[] { "w4x4", "w2x8" })
-        {
-            var device = TestDevices.Get(shape);
-            using var gpu = new S4Block(config, new Rng(32), device);
-            var xg = new Variable(x.To(device), requiresGrad: true);
-            var yg = gpu.Forward(xg);
-            Close.All(yc.Data.ToArray(), yg.Data.ToArray(), 1e-4, 1e-5, $"{shape} y");
-            yg.Backward(dy.To(device));
-            Close.All(xc.Grad!.ToArray(), xg.Grad!.ToArray(), 1e-4, 1e-5, $"{shape} dx");
-            foreach (var ((name, pc), (_, pg)) in cpu.NamedParameters().Zip(gpu.NamedParameters()))
-                CloseToScale(pc.Grad!.ToArray(), pg.Grad!.ToArray(), 1e-4, $"{shape} grad {name}");
-            using var state = gpu.AllocateState(2);
-            using var cpuState = cpu.AllocateState(2);
-            Close.All(cpu.Step(cpuState, TimeStep(x, 0)).ToArray(), gpu.Step(state, TimeStep(x, 0).To(device)).ToArray(), 1e-4, 1e-5, $"{shape} step");
-        }
+        S4TestSupport.CpuAndIlgpuAgree(device => new S4Block(config, new Rng(32), device), new Rng(31).Normal(new[] { 2, 10, 2 }), 33,
+            (layer, batch) => ((S4Block)layer).AllocateState(batch));
     }
 
     [Fact]

@@ -149,24 +149,7 @@ public sealed class S4DLayerTests
     public void CpuAndIlgpuAgree()
     {
         var config = new S4DConfig { DModel = 3, DState = 8, Transposed = false, Bidirectional = true };
-        var x = new Rng(11).Normal(new[] { 2, 12, 3 });
-        using var cpu = new S4D(config, new Rng(12));
-        var xc = new Variable(x, requiresGrad: true);
-        var yc = cpu.Forward(xc);
-        var dy = new Rng(13).Normal(yc.Data.Shape);
-        yc.Backward(dy);
-        foreach (var shape in new[] { "w4x4", "w2x8" })
-        {
-            var device = TestDevices.Get(shape);
-            using var gpu = new S4D(config, new Rng(12), device);
-            var xg = new Variable(x.To(device), requiresGrad: true);
-            var yg = gpu.Forward(xg);
-            Close.All(yc.Data.ToArray(), yg.Data.ToArray(), 1e-4, 1e-5, $"{shape} y");
-            yg.Backward(dy.To(device));
-            Close.All(xc.Grad!.ToArray(), xg.Grad!.ToArray(), 1e-4, 1e-5, $"{shape} dx");
-            foreach (var ((name, pc), (_, pg)) in cpu.NamedParameters().Zip(gpu.NamedParameters()))
-                CloseToScale(pc.Grad!.ToArray(), pg.Grad!.ToArray(), 1e-4, $"{shape} grad {name}");
-        }
+        S4TestSupport.CpuAndIlgpuAgree(device => new S4D(config, new Rng(12), device), new Rng(11).Normal(new[] { 2, 12, 3 }), 13);
     }
 
     [Fact]
