@@ -222,39 +222,41 @@ internal static unsafe class MatMulCpu
     private static void PackA(Gemm g, int i0, int rows, int pc, int kc, int mr, float* dst)
     {
         float alpha = g.Alpha;
-        for (int ir = 0; ir < rows; ir += mr, dst += (long)mr * kc)
+        if (g.TransA)
         {
-            int r = Math.Min(mr, rows - ir);
-            if (!g.TransA)
+            // A is K×M: column k of op(A) is a contiguous run of A. Walk A row by row (one contiguous run of the block's
+            // rows each) and deal it out to the panels: panel-by-panel, every 8 floats would sit a row stride apart.
+            for (int kk = 0; kk < kc; kk++)
             {
-                // A is M×K: row i of op(A) is a contiguous run of A; transpose 8 rows × 8 k at a time.
-                float* src = g.A + (long)(i0 + ir) * g.K + pc;
-                int k8 = 0;
-                if (r == 8 && mr == 8 && Avx.IsSupported)
+                float* src = g.A + (long)(pc + kk) * g.M + i0;
+                float* d = dst + kk * mr;
+                int ir = 0;
+                if (mr == 8)
+                    for (; ir <= rows - 8; ir += 8, d += (long)mr * kc)
+                        Vector256.Store(Vector256.Load(src + ir) * alpha, d);
+                for (; ir < rows; ir += mr, d += (long)mr * kc)
                 {
-                    k8 = kc / 8 * 8;
-                    for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * 8, 8, alpha);
-                }
-                for (int rr = 0; rr < mr; rr++)
-                for (int kk = k8; kk < kc; kk++)
-                    dst[kk * mr + rr] = rr < r ? alpha * src[(long)rr * g.K + kk] : 0f;
-            }
-            else
-            {
-                // A is K×M: column k of op(A) is a contiguous run of A.
-                float* src = g.A + (long)pc * g.M + i0 + ir;
-                for (int kk = 0; kk < kc; kk++, src += g.M)
-                {
-                    float* d = dst + kk * mr;
-                    if (r == 8 && mr == 8)
-                    {
-                        Vector256.Store(Vector256.Load(src) * alpha, d);
-                        continue;
-                    }
-                    for (int rr = 0; rr < r; rr++) d[rr] = alpha * src[rr];
+                    int r = Math.Min(mr, rows - ir);
+                    for (int rr = 0; rr < r; rr++) d[rr] = alpha * src[ir + rr];
                     for (int rr = r; rr < mr; rr++) d[rr] = 0f;
                 }
             }
+            return;
+        }
+        for (int ir = 0; ir < rows; ir += mr, dst += (long)mr * kc)
+        {
+            // A is M×K: row i of op(A) is a contiguous run of A; transpose 8 rows × 8 k at a time.
+            int r = Math.Min(mr, rows - ir);
+            float* src = g.A + (long)(i0 + ir) * g.K + pc;
+            int k8 = 0;
+            if (r == 8 && mr == 8 && Avx.IsSupported)
+            {
+                k8 = kc / 8 * 8;
+                for (int kk = 0; kk < k8; kk += 8) Transpose8x8(src + kk, g.K, dst + kk * 8, 8, alpha);
+            }
+            for (int rr = 0; rr < mr; rr++)
+            for (int kk = k8; kk < kc; kk++)
+                dst[kk * mr + rr] = rr < r ? alpha * src[(long)rr * g.K + kk] : 0f;
         }
     }
 
