@@ -78,6 +78,8 @@ public sealed class MatMulTests
         // K spans several packed slices (256) and N several column blocks (4096), with ragged edges.
         Check(Device.Cpu, NoBatch, NoBatch, 37, 4200, 600, false, false);
         Check(Device.Cpu, NoBatch, NoBatch, 301, 70, 777, true, true);
+        // A deep product (K > 1024) keeps column blocks of at least 1024 columns: two of them here, over six slices.
+        Check(Device.Cpu, NoBatch, NoBatch, 45, 1100, 1300, true, false);
     }
 
     [Fact]

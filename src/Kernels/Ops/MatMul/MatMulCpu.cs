@@ -25,8 +25,11 @@ internal static unsafe class MatMulCpu
     private const int MCMax = 144;
     /// <summary>Most columns of a packed B block.</summary>
     private const int NCMax = 4096;
-    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it).</summary>
+    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it) …</summary>
     private const int PackedBMax = 1 << 20;
+    /// <summary>… unless that leaves fewer columns than this (K &gt; 1024): then A's packing, redone for every column block,
+    /// costs more than B's cache misses (one thread, dW = gᵀ·x at K = 4096: 126 → 119 ms; 256 → 1024 columns).</summary>
+    private const int NCMin = 1024;
     /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
     private const long ParallelWork = 1L << 20;
     /// <summary>Most rows of A in x·Wᵀ products run as register-tiled dot products without packing W.</summary>
@@ -103,8 +106,9 @@ internal static unsafe class MatMulCpu
         }
         int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
         mBlocks = Ceil(m, mc);
-        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats).
-        int ncMax = Math.Max(nr, Math.Min(NCMax, PackedBMax / k / nr * nr));
+        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats, but at least NCMin columns:
+        // every packed A block is used against the block's columns only, so narrower blocks repack A too often).
+        int ncMax = Math.Max(nr, Math.Min(NCMax, Math.Max(NCMin, PackedBMax / k) / nr * nr));
         int slices = Ceil(k, KC);
         var bBuffer = Rent(k * Math.Min(ncMax, Ceil(n, nr) * nr));
         try
