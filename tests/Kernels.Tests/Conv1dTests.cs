@@ -44,20 +44,7 @@ public sealed class Conv1dTests
         double[] x = D64(k.X), w = D64(k.Weight), dy = D64(k.Dy);
         double[]? bias = k.Bias is null ? null : D64(k.Bias);
         double Loss() => Reference(k, x, w, bias).Select((v, i) => v * dy[i]).Sum();
-        double[] Diff(double[] p)
-        {
-            var g = new double[p.Length];
-            const double h = 1e-5;
-            for (int i = 0; i < p.Length; i++)
-            {
-                double o = p[i];
-                p[i] = o + h; double plus = Loss();
-                p[i] = o - h; double minus = Loss();
-                p[i] = o;
-                g[i] = (plus - minus) / (2 * h);
-            }
-            return g;
-        }
+        double[] Diff(double[] p) => FiniteDifference.Gradient(p, Loss);
         return (Diff(x), Diff(w), bias is null ? null : Diff(bias));
     }
 

@@ -44,19 +44,7 @@ public sealed class LinearScanTests
         double[] a = D64(k.A), x = D64(k.X), g = D64(k.G);
         double[]? h0 = k.State is null ? null : D64(k.State);
         double Loss() => Reference(k, a, x, h0).Select((v, i) => v * g[i]).Sum();
-        double[] Diff(double[] p)
-        {
-            var d = new double[p.Length];
-            for (int i = 0; i < p.Length; i++)
-            {
-                double o = p[i];
-                p[i] = o + 1e-6; double plus = Loss();
-                p[i] = o - 1e-6; double minus = Loss();
-                p[i] = o;
-                d[i] = (plus - minus) / 2e-6;
-            }
-            return d;
-        }
+        double[] Diff(double[] p) => FiniteDifference.Gradient(p, Loss, h: 1e-6);
         return (Diff(a), Diff(x), h0 is null ? null : Diff(h0));
     }
 

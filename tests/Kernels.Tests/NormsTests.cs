@@ -69,20 +69,7 @@ public sealed class NormsTests
         double[] x = D64(c.X), dy = D64(c.Dy);
         double[]? z = c.Z is null ? null : D64(c.Z), w = c.W is null ? null : D64(c.W), b = c.B is null ? null : D64(c.B);
         double Loss() => Reference(c, x, z, w, b).y.Select((v, i) => v * dy[i]).Sum();
-        double[] Diff(double[] p)
-        {
-            var g = new double[p.Length];
-            const double h = 1e-5;
-            for (int i = 0; i < p.Length; i++)
-            {
-                double o = p[i];
-                p[i] = o + h; double plus = Loss();
-                p[i] = o - h; double minus = Loss();
-                p[i] = o;
-                g[i] = (plus - minus) / (2 * h);
-            }
-            return g;
-        }
+        double[] Diff(double[] p) => FiniteDifference.Gradient(p, Loss);
         return (Diff(x), z is null ? null : Diff(z), w is null ? null : Diff(w), b is null ? null : Diff(b));
     }
 
