@@ -16,12 +16,7 @@ internal static class S4DCompare
     {
         foreach (var s in CompareHarness.ShapeList(shapes, small))
         {
-            int b = (int)s["b"]!, h = (int)s["h"]!, n = (int)s["n"]!, l = (int)s["l"]!;
-            string shape = $"B={b} H={h} N={n} L={l}";
-            var layer = new S4D(new S4DConfig { DModel = h, DState = n }, new Rng(1));
-            var rng = new Rng(2);
-            var x = new Variable(rng.Normal(new[] { b, h, l }).DetachFromScope(), requiresGrad: true);
-            var dy = rng.Normal(new[] { b, h, l }).DetachFromScope();
+            var (b, _, l, shape, layer, _, x, dy) = Setup(s);
             double work = (double)b * l * 1e6;
             yield return new CompareCase("s4d", "forward", shape, work, "Ktok/s", () =>
             {
@@ -50,12 +45,7 @@ internal static class S4DCompare
     {
         foreach (var s in CompareHarness.ShapeList(shapes, small))
         {
-            int b = (int)s["b"]!, h = (int)s["h"]!, n = (int)s["n"]!, l = (int)s["l"]!;
-            string shape = $"B={b} H={h} N={n} L={l}";
-            var layer = new S4D(new S4DConfig { DModel = h, DState = n }, new Rng(1));
-            var rng = new Rng(2);
-            var x = new Variable(rng.Normal(new[] { b, h, l }).DetachFromScope(), requiresGrad: true);
-            var dy = rng.Normal(new[] { b, h, l }).DetachFromScope();
+            var (b, h, l, shape, layer, rng, x, dy) = Setup(s);
             var dk = rng.Normal(new[] { 1, h, l }).DetachFromScope();
             var k = new Variable(rng.Normal(new[] { h, l }).DetachFromScope(), requiresGrad: true);
             var y = new Variable(rng.Normal(new[] { b, h, l }).DetachFromScope(), requiresGrad: true);
@@ -87,5 +77,16 @@ internal static class S4DCompare
             layer.Dispose();
             foreach (var t in new[] { x.Data, dy, dk, k.Data, y.Data }) t.Dispose();
         }
+    }
+
+    /// <summary>A shape's layer (seed 1) and its input x and seed gradient dy (drawn first from <c>rng</c>, seed 2).</summary>
+    private static (int B, int H, int L, string Shape, S4D Layer, Rng Rng, Variable X, Tensor Dy) Setup(JsonNode s)
+    {
+        int b = (int)s["b"]!, h = (int)s["h"]!, n = (int)s["n"]!, l = (int)s["l"]!;
+        var layer = new S4D(new S4DConfig { DModel = h, DState = n }, new Rng(1));
+        var rng = new Rng(2);
+        var x = new Variable(rng.Normal(new[] { b, h, l }).DetachFromScope(), requiresGrad: true);
+        var dy = rng.Normal(new[] { b, h, l }).DetachFromScope();
+        return (b, h, l, $"B={b} H={h} N={n} L={l}", layer, rng, x, dy);
     }
 }
