@@ -65,7 +65,8 @@ public static class Program
             int report = compare == 0 ? TitansReport.Run(new[] { rows, "--out", smokeDir }) : 1;
             return failed || compare != 0 || report != 0 ? 1 : 0;
         }
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-        return 0;
+        // A benchmark that failed to build or run (e.g. BenchmarkDotNet's generated project did not build) fails the process.
+        var results = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return results.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
 }

@@ -11,5 +11,6 @@ namespace Ssm.Benchmarks;
 [Config(typeof(ThroughputConfig<S4BlockBenchmarks>))]
 public class S4BlockBenchmarks : SequenceLayerBenchmark
 {
-    protected override Module CreateLayer(Rng rng) => new S4Block(new S4Config { DModel = Width, DState = State }, rng);
+    protected override (Module Layer, Func<Variable, Variable> Forward) CreateLayer(Rng rng) =>
+        Layer(new S4Block(new S4Config { DModel = Width, DState = State }, rng));
 }

@@ -11,5 +11,6 @@ namespace Ssm.Benchmarks;
 [Config(typeof(ThroughputConfig<S4DBenchmarks>))]
 public class S4DBenchmarks : SequenceLayerBenchmark
 {
-    protected override Module CreateLayer(Rng rng) => new S4D(new S4DConfig { DModel = Width, DState = State }, rng);
+    protected override (Module Layer, Func<Variable, Variable> Forward) CreateLayer(Rng rng) =>
+        Layer(new S4D(new S4DConfig { DModel = Width, DState = State }, rng));
 }

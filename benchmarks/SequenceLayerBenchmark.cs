@@ -5,15 +5,15 @@ using Ssm.Kernels;
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Shared body of the channel-first sequence-layer benchmarks (x [B, H, L], B = 8, H = 256, N = 64 against L):
-/// forward (no grad) and forward+backward (seed gradient dy, i.e. loss = Σ y·dy; gradients of x and every parameter);
-/// reports K tokens/s (B·L per call). Subclasses build the layer.
+/// Shared body of the sequence-layer benchmarks (x [B, H, L] channel-first, or [B, L, H] with <see cref="BatchFirst"/>;
+/// B = 8, H = 256, N = 64 against L): forward (no grad) and forward+backward (seed gradient dy, i.e. loss = Σ y·dy;
+/// gradients of x and every parameter); reports K tokens/s (B·L per call). Subclasses build the layer.
 /// </summary>
 [MemoryDiagnoser]
 public abstract class SequenceLayerBenchmark : IThroughput
 {
     private Module _module = null!;
-    private IForward _layer = null!;
+    private Func<Variable, Variable> _forward = null!;
     private Variable _x = null!;
     private Tensor _dy = null!;
 
@@ -25,17 +25,23 @@ public abstract class SequenceLayerBenchmark : IThroughput
     [ParamsSource(nameof(Lengths))]
     public int Length { get; set; }
 
-    /// <summary>The layer under test, with d_model <see cref="Width"/> and d_state <see cref="State"/>.</summary>
-    protected abstract Module CreateLayer(Rng rng);
+    /// <summary>The layer under test, with d_model <see cref="Width"/> (and d_state <see cref="State"/>), and its forward.</summary>
+    protected abstract (Module Layer, Func<Variable, Variable> Forward) CreateLayer(Rng rng);
+
+    /// <summary>True for layers over x [batch, length, d_model]; false (default) for channel-first x [batch, d_model, length].</summary>
+    protected virtual bool BatchFirst => false;
+
+    /// <summary>A layer whose forward is its <see cref="IForward.Forward"/>.</summary>
+    protected static (Module Layer, Func<Variable, Variable> Forward) Layer<T>(T layer) where T : Module, IForward => (layer, layer.Forward);
 
     [GlobalSetup]
     public void Setup()
     {
-        _module = CreateLayer(new Rng(1));
-        _layer = (IForward)_module;
+        (_module, _forward) = CreateLayer(new Rng(1));
         var rng = new Rng(2);
-        _x = new Variable(rng.Normal(new[] { Batch, Width, Length }).DetachFromScope(), requiresGrad: true);
-        _dy = rng.Normal(new[] { Batch, Width, Length }).DetachFromScope();
+        int[] shape = BatchFirst ? new[] { Batch, Length, Width } : new[] { Batch, Width, Length };
+        _x = new Variable(rng.Normal(shape).DetachFromScope(), requiresGrad: true);
+        _dy = rng.Normal(shape).DetachFromScope();
     }
 
     [Benchmark]
@@ -43,7 +49,7 @@ public abstract class SequenceLayerBenchmark : IThroughput
     {
         using var noGrad = Autograd.NoGrad();
         using var scope = TensorScope.Begin();
-        return _layer.Forward(_x).Data.Span[0];
+        return _forward(_x).Data.Span[0];
     }
 
     [Benchmark]
@@ -52,7 +58,7 @@ public abstract class SequenceLayerBenchmark : IThroughput
         using var scope = TensorScope.Begin();
         _module.ZeroGrad();
         _x.ZeroGrad();
-        var y = _layer.Forward(_x);
+        var y = _forward(_x);
         y.Backward(_dy);
         return y.Data.Span[0];
     }

@@ -127,7 +127,7 @@ public class NeuralMemoryBenchmarks
 }
 
 /// <summary>
-/// Titans language models (<see cref="TitansModelWorkload"/>; MAC, MAG, MAL; d_model 256, 2 layers, 4 heads, window
+/// Titans language models (<see cref="LanguageModelWorkload"/>; MAC, MAG, MAL; d_model 256, 2 layers, 4 heads, window
 /// 128, segment 64, memory chunk 16, vocabulary 256): forward + loss, and one training step's forward + cross-entropy +
 /// backward, against the sequence length; reports K tokens/s. The compare case titans_models sweeps L up to 16K.
 /// </summary>
@@ -135,7 +135,7 @@ public class NeuralMemoryBenchmarks
 [Config(typeof(TokensConfig))]
 public class TitansModelBenchmarks
 {
-    private TitansModelWorkload _w = null!;
+    private LanguageModelWorkload _w = null!;
 
     public static IEnumerable<int> Lengths => Program.Smoke ? new[] { 8 } : new[] { 1024, 2048 };
 
@@ -146,9 +146,9 @@ public class TitansModelBenchmarks
     public int Length { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _w = new TitansModelWorkload(Program.Smoke
+    public void Setup() => _w = (Program.Smoke
         ? new TitansModelShape(Variant, 1, Length, 16, 1, 2, Window: 4, Segment: 4, Chunk: 2, Vocab: 11)
-        : new TitansModelShape(Variant, 1, Length, 256, 2, 4, Window: 128, Segment: 64, Chunk: 16, Vocab: 256));
+        : new TitansModelShape(Variant, 1, Length, 256, 2, 4, Window: 128, Segment: 64, Chunk: 16, Vocab: 256)).Workload();
 
     [Benchmark]
     public float Forward()

@@ -63,7 +63,7 @@ if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; else 
 export OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" SSM_THREADS="$threads"
 
 # ---- the .NET side ----------------------------------------------------------------------------------------------------
-dotnet build "$here/Benchmarks.csproj" -c Release -v quiet -nologo >&2
+dotnet build "$here/Ssm.Benchmarks.csproj" -c Release -v quiet -nologo >&2
 dll="$here/bin/Release/net10.0/Ssm.Benchmarks.dll"
 
 mkdir -p "$out"

@@ -8,7 +8,7 @@ namespace Ssm.Benchmarks.Compare;
 /// Titans cases (no PyTorch peer; tokens/s; <c>titans-report</c> turns them into tables and a plot):
 /// "titans_memory" — the neural memory layer and its memory scan alone (<see cref="NeuralMemoryWorkload"/>): names
 /// <c>layer_fwd</c>, <c>layer_fwd_bwd</c>, <c>scan_fwd</c>, <c>scan_fwd_bwd</c> against chunk size and memory depth;
-/// "titans_models" — MAC, MAG and MAL language models (<see cref="TitansModelWorkload"/>): names <c>VARIANT_fwd</c>
+/// "titans_models" — MAC, MAG and MAL language models (<see cref="LanguageModelWorkload"/>): names <c>VARIANT_fwd</c>
 /// (forward + loss) and <c>VARIANT_fwd_bwd</c> (one training step without the optimizer) against the sequence length,
 /// with <c>finite</c> (the last call's loss and gradients), <c>loss</c> and, when not finite, <c>nonfinite</c> (the loss
 /// and/or the parameters with a NaN or ∞ gradient) in each line. A shape's <c>"forward": false</c>
@@ -55,7 +55,7 @@ internal static class TitansCompare
             foreach (bool backward in passes)
             {
                 Fresh();
-                var w = new TitansModelWorkload(shape);
+                var w = shape.Workload();
                 yield return new CompareCase("titans_models", backward ? $"{prefix}_fwd_bwd" : $"{prefix}_fwd", shape.ToString(), work, "tok/s",
                     backward ? w.ForwardBackward : w.Forward)
                 {

@@ -128,88 +128,10 @@ public sealed record TitansModelShape(TitansVariant Variant, int Batch, int Leng
     /// <summary>Tokens per call.</summary>
     public long Tokens => (long)Batch * Length;
 
+    /// <summary>The model (seed 1) on the CPU with this shape's token ids.</summary>
+    public LanguageModelWorkload Workload() => new(new TitansLM(Config, new Rng(1), Device.Cpu), Batch, Length, Vocab);
+
     /// <inheritdoc />
     public override string ToString() =>
         $"L={Length} B={Batch} d={DModel} layers={Layers} H={Heads} window={Window} segment={Segment} chunk={Chunk} V={Vocab}";
-}
-
-/// <summary>
-/// A Titans language model on the CPU with fixed random token ids: the forward to the mean cross-entropy of the next
-/// tokens (no grad), and one training step's forward + cross-entropy + backward into every parameter.
-/// <see cref="NonFinite"/> lists what was not finite in the last call (the loss, and after a backward the parameter gradients).
-/// </summary>
-public sealed class TitansModelWorkload : IDisposable
-{
-    private readonly TitansLM _model;
-    private readonly Tensor _inputs, _targets;
-    private readonly int _tokens;
-    private bool _backward;
-
-    /// <summary>Builds the model and the token ids on <paramref name="device"/> (default: CPU).</summary>
-    public TitansModelWorkload(TitansModelShape shape, Device? device = null)
-    {
-        var d = device ?? Device.Cpu;
-        _model = new TitansLM(shape.Config, new Rng(1), d);
-        var rng = new Rng(2);
-        int b = shape.Batch, l = shape.Length;
-        var ids = new int[b * (l + 1)];
-        for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(shape.Vocab);
-        var inputs = new int[b * l];
-        var targets = new int[b * l];
-        for (int s = 0; s < b; s++)
-        {
-            Array.Copy(ids, s * (l + 1), inputs, s * l, l);
-            Array.Copy(ids, s * (l + 1) + 1, targets, s * l, l);
-        }
-        _inputs = Tensor.From(inputs, new[] { b, l }, d);
-        _targets = Tensor.From(targets, new[] { b * l }, d);
-        _tokens = b * l;
-    }
-
-    /// <summary>The last call's mean cross-entropy.</summary>
-    public float Loss { get; private set; } = float.NaN;
-
-    /// <summary>The forward and the loss without autograd.</summary>
-    public void Forward()
-    {
-        using var scope = TensorScope.Begin();
-        using var noGrad = Autograd.NoGrad();
-        Loss = LossOf().Item();
-        _backward = false;
-    }
-
-    /// <summary>Forward, cross-entropy and backward into every parameter (the previous call's gradients dropped first).</summary>
-    public void ForwardBackward()
-    {
-        using var scope = TensorScope.Begin();
-        _model.ZeroGrad();
-        var loss = LossOf();
-        loss.Backward();
-        Loss = loss.Item();
-        _backward = true;
-    }
-
-    /// <summary>
-    /// What was not finite after the last call: "loss" when the loss was not, and after <see cref="ForwardBackward"/> the
-    /// names of the parameters whose gradient has a NaN or ∞; empty when everything was finite.
-    /// </summary>
-    public IReadOnlyList<string> NonFinite()
-    {
-        var bad = new List<string>();
-        if (!float.IsFinite(Loss)) bad.Add("loss");
-        if (_backward)
-            bad.AddRange(_model.NamedParameters().Where(p => p.Parameter.Grad is { } g && !g.ToArray().All(float.IsFinite)).Select(p => p.Name));
-        return bad;
-    }
-
-    private Variable LossOf() => F.CrossEntropy(F.Reshape(_model.Forward(_inputs), _tokens, _model.VocabSize), _targets);
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        _model.ZeroGrad();
-        _model.Dispose();
-        _inputs.Dispose();
-        _targets.Dispose();
-    }
 }

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="$root/publish/gpu-runner"
 archive="$root/publish/gpu-runner.tar.xz"
 rm -rf "$dir" "$archive"
-dotnet publish "$root/benchmarks/Benchmarks.csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
+dotnet publish "$root/benchmarks/Ssm.Benchmarks.csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
   -p:InvariantGlobalization=true -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true \
   -p:IncludeNativeLibrariesForSelfExtract=true -p:DebugType=none -o "$dir"
 git -C "$root" rev-parse HEAD > "$dir/commit.txt" 2>/dev/null || true

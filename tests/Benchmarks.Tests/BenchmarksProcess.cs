@@ -6,15 +6,26 @@ namespace Ssm.Benchmarks.Tests;
 internal static class BenchmarksProcess
 {
     /// <summary>Runs <c>dotnet Ssm.Benchmarks.dll ARGS</c> with SSM_DEVICE = device (default cpu) and returns its exit code and output.</summary>
-    public static (int ExitCode, string Output) Run(string? device, params string[] args)
+    public static (int ExitCode, string Output) Run(string? device, params string[] args) => RunIn(Path.GetTempPath(), device, args);
+
+    /// <summary>The repository root (the folder holding Ssm.sln above the test binaries).</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Ssm.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no Ssm.sln above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>As <see cref="Run"/>, with the working directory <paramref name="workingDirectory"/>.</summary>
+    public static (int ExitCode, string Output) RunIn(string workingDirectory, string? device, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Ssm.Benchmarks.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing (the test project references benchmarks/Benchmarks.csproj)");
+        Assert.True(File.Exists(dll), $"{dll} is missing (the test project references benchmarks/Ssm.Benchmarks.csproj)");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
+            WorkingDirectory = workingDirectory,
         };
         start.Environment["SSM_DEVICE"] = device ?? "cpu";
         start.ArgumentList.Add(dll);

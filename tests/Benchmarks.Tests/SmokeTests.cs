@@ -38,8 +38,24 @@ public sealed class SmokeTests
         "LayoutBenchmarks", "GluBenchmarks", "RopeBenchmarks", "DropoutBenchmarks", "OptimBenchmarks",
         "S4DBenchmarks", "S4BlockBenchmarks", "Mamba2Benchmarks", "Mamba2StepBenchmarks",
         "NeuralMemoryOpsBenchmarks", "NeuralMemoryBenchmarks", "TitansModelBenchmarks",
-        "VectorQuantizerBenchmarks", "CodebookAttentionBenchmarks",
+        "VectorQuantizerBenchmarks", "CodebookAttentionBenchmarks", "TransformerBlockBenchmarks", "LongVQLayerBenchmarks",
+        "DampedEmaBenchmarks", "HybridLMBenchmarks",
     };
+
+    /// <summary>
+    /// The documented way to run a benchmark class, BenchmarkDotNet's default out-of-process toolchain from the repository
+    /// (it finds the project by the assembly name, builds a generated host and runs it), on the GLU benchmark with the
+    /// one-iteration dry job; the process fails when a benchmark does not build or run. About a minute on 2 cores.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void DefaultToolchainBuildsAndRunsABenchmarkClass()
+    {
+        var (exitCode, output) = BenchmarksProcess.RunIn(BenchmarksProcess.RepositoryRoot(), null,
+            "--filter", "*GluBenchmarks*", "--job", "dry", "--artifacts", Path.Combine(Path.GetTempPath(), $"ssm-bdn-{Environment.ProcessId}"));
+        Assert.True(exitCode == 0, $"the GluBenchmarks run exited with {exitCode}:\n{BenchmarksProcess.Tail(output)}");
+        Assert.Matches(@"\| Forward +\| B8 L1024 C256 +\| +[0-9.,]+ [mµu]?s ", output);
+    }
 
     /// <summary>The GPU runner's parity checks end to end on the ILGPU CPU accelerator at tiny sizes (minutes on 2 cores).</summary>
     [Fact]
