@@ -32,11 +32,16 @@ public sealed class SsdStepTests
         }
     }
 
-    /// <summary>Steps through the sequence on <paramref name="device"/>; returns every y (as [batch, length, heads, p]) and the final state.</summary>
-    private static (float[] Y, float[] State) RunSteps(Sequence s, Device device, Func<Tensor, Tensor>? dtInput = null, Tensor? dtBias = null)
+    /// <summary>
+    /// Steps through the sequence on <paramref name="device"/>; returns every y (as [batch, length, heads, p]), the final
+    /// state and, with <paramref name="logDecaySum"/>, the kernel's running Σ_t Δ_t·a_h [batch, heads] (else null).
+    /// </summary>
+    private static (float[] Y, float[] State, float[]? LogDecaySum) RunSteps(Sequence s, Device device, Func<Tensor, Tensor>? dtInput = null,
+        Tensor? dtBias = null, bool logDecaySum = false)
     {
         int batch = s.Batch, L = s.Length, H = s.X.Size(2), P = s.X.Size(3);
         using var state = s.H0.To(device);
+        using var logSum = logDecaySum ? Tensor.Zeros(new[] { batch, H }, DType.Float32, device) : null;
         var a = s.A.To(device);
         var D = s.D?.To(device);
         var bias = dtBias?.To(device);
@@ -45,10 +50,26 @@ public sealed class SsdStepTests
         {
             var dt = Sequence.At(s.Dt, t);
             var y = SsdScan.Step(state, Sequence.At(s.X, t).To(device), (dtInput is null ? dt : dtInput(dt)).To(device), a,
-                Sequence.At(s.B, t).To(device), Sequence.At(s.C, t).To(device), D, bias).ToArray();
+                Sequence.At(s.B, t).To(device), Sequence.At(s.C, t).To(device), D, bias, logSum).ToArray();
             for (int b = 0; b < batch; b++) Array.Copy(y, b * H * P, ys, (b * L + t) * H * P, H * P);
         }
-        return (ys, state.ToArray());
+        return (ys, state.ToArray(), logSum?.ToArray());
+    }
+
+    /// <summary>Σ_t Δ_t·a_h [batch, heads] of the sequence, in double precision.</summary>
+    private static float[] LogDecaySum(Sequence s)
+    {
+        float[] dt = s.Dt.ToArray(), a = s.A.ToArray();
+        int batch = s.Batch, L = s.Length, H = a.Length;
+        var sum = new float[batch * H];
+        for (int b = 0; b < batch; b++)
+        for (int h = 0; h < H; h++)
+        {
+            double acc = 0;
+            for (int t = 0; t < L; t++) acc += (double)dt[(b * L + t) * H + h] * a[h];
+            sum[b * H + h] = (float)acc;
+        }
+        return sum;
     }
 
     [Theory]
@@ -61,9 +82,10 @@ public sealed class SsdStepTests
     {
         var s = Sequence.Random(batch, length, heads, p, groups, n, withD, seed: 100 * length + n);
         var (yr, finalr) = SsdScan.Reference(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0);
-        var (y, final) = RunSteps(s, Device.Cpu);
+        var (y, final, logSum) = RunSteps(s, Device.Cpu, logDecaySum: length > 1);
         Close.All(yr.ToArray(), y, 1e-4, 1e-5, "y");
         Close.All(finalr.ToArray(), final, 1e-4, 1e-5, "final state");
+        if (logSum is not null) Close.All(LogDecaySum(s), logSum, 1e-5, 1e-6, "Σ Δ·a");
     }
 
     [Fact]
@@ -71,7 +93,7 @@ public sealed class SsdStepTests
     {
         var s = Sequence.Random(2, 1, 4, 5, 2, 9, true, seed: 3);
         var (yf, finalf) = SsdScan.Forward(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0, 1);
-        var (y, final) = RunSteps(s, Device.Cpu);
+        var (y, final, _) = RunSteps(s, Device.Cpu);
         Close.All(yf.ToArray(), y, 1e-5, 1e-6, "y");
         Close.All(finalf.ToArray(), final, 1e-5, 1e-6, "state");
     }
@@ -90,9 +112,10 @@ public sealed class SsdStepTests
             return Tensor.From(v, dt.Shape, Device.Cpu);
         }
         var (yr, finalr) = SsdScan.Reference(s.X, s.Dt, s.A, s.B, s.C, s.D, s.H0);
-        var (y, final) = RunSteps(s, Device.Cpu, Raw, bias);
+        var (y, final, logSum) = RunSteps(s, Device.Cpu, Raw, bias, logDecaySum: true);
         Close.All(yr.ToArray(), y, 1e-4, 1e-5, "y");
         Close.All(finalr.ToArray(), final, 1e-4, 1e-5, "state");
+        Close.All(LogDecaySum(s), logSum!, 1e-4, 1e-6, "Σ Δ·a with Δ formed in the kernel");
     }
 
     [Theory]
@@ -109,10 +132,11 @@ public sealed class SsdStepTests
             var gpu = RunSteps(s, dev);
             Close.All(cpu.Y, gpu.Y, 1e-5, 1e-6, $"y ({shape}, n {n})");
             Close.All(cpu.State, gpu.State, 1e-5, 1e-6, $"state ({shape}, n {n})");
-            var cpuBias = RunSteps(s, Device.Cpu, dtBias: bias);
-            var gpuBias = RunSteps(s, dev, dtBias: bias);
+            var cpuBias = RunSteps(s, Device.Cpu, dtBias: bias, logDecaySum: true);
+            var gpuBias = RunSteps(s, dev, dtBias: bias, logDecaySum: true);
             Close.All(cpuBias.Y, gpuBias.Y, 1e-5, 1e-6, $"y with dt bias ({shape}, n {n})");
             Close.All(cpuBias.State, gpuBias.State, 1e-5, 1e-6, $"state with dt bias ({shape}, n {n})");
+            Close.All(cpuBias.LogDecaySum!, gpuBias.LogDecaySum!, 1e-5, 1e-6, $"Σ Δ·a ({shape}, n {n})");
         }
     }
 
@@ -136,6 +160,8 @@ public sealed class SsdStepTests
         Assert.Contains("C has shape [2, 1, 4], expected [2, 1, 5]", e.Message);
         e = Assert.Throws<ArgumentException>(() => SsdScan.Step(state, x, dt, a, B, C, null, Tensor.Zeros(new[] { 2 })));
         Assert.Contains("dtBias has shape [2], expected [3]", e.Message);
+        e = Assert.Throws<ArgumentException>(() => SsdScan.Step(state, x, dt, a, B, C, null, null, Tensor.Zeros(new[] { 3, 2 })));
+        Assert.Contains("logDecaySum has shape [3, 2], expected [2, 3]", e.Message);
         e = Assert.Throws<ArgumentException>(() => SsdScan.Step(state, x.Reshape(2, 12), dt, a, B, C, null));
         Assert.Contains("x has shape [2, 12], expected rank 3", e.Message);
         e = Assert.Throws<ArgumentException>(() => SsdScan.Step(state, x, dt, a, B, C, null, a.To(TestDevices.Get("w4x4"))));

@@ -143,18 +143,19 @@ public sealed class Mamba2 : Module
         var x = Layout.Narrow(xbc, 1, 0, c.DInner).Reshape(batch, c.NHeads, c.HeadDim);
         var b = Layout.Narrow(xbc, 1, c.DInner, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
         var cc = Layout.Narrow(xbc, 1, c.DInner + c.NGroups * c.DState, c.NGroups * c.DState).Reshape(batch, c.NGroups, c.DState);
-        var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data));
         Tensor y;
         if (_mitigation.IsNone)
         {
-            // The fused single-token kernel updates the state in place (mamba_ssm's selective_state_update).
+            // The fused single-token kernel forms Δ = softplus(dt + dt_bias), updates the state in place (mamba_ssm's
+            // selective_state_update) and adds Δ·a to the first token's log-retention.
             state.PrepareFor(_mitigation);
             var a = Elementwise.Scale(Elementwise.Unary(UnaryOp.Exp, ALog.Data), -1f);
-            y = SsdScan.Step(state.SsmState, x, dt, a, b, cc, D.Data);
-            state.Advance(null, dt.Reshape(batch, 1, c.NHeads), a);
+            y = SsdScan.Step(state.SsmState, x, dtRaw, a, b, cc, D.Data, DtBias.Data, state.LogRetention);
+            state.SteppedInPlace();
         }
         else
         {
+            var dt = Elementwise.Unary(UnaryOp.Softplus, Elementwise.Add(dtRaw, DtBias.Data));
             y = Scan(new Variable(x.Reshape(batch, 1, c.NHeads, c.HeadDim)), new Variable(dt.Reshape(batch, 1, c.NHeads)),
                 new Variable(b.Reshape(batch, 1, c.NGroups, c.DState)), new Variable(cc.Reshape(batch, 1, c.NGroups, c.DState)), state).Data;
         }

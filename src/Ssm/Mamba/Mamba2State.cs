@@ -87,15 +87,18 @@ public sealed class Mamba2State : IDisposable
     }
 
     /// <summary>
-    /// After a scan: stores the final state (null when the scan already updated <see cref="SsmState"/> in place) and
-    /// adds Σ_t Δ_t·a of the consumed tokens (<paramref name="dt"/> [batch, length, nheads]) to the retention.
+    /// After a scan: stores the final state and adds Σ_t Δ_t·a of the consumed tokens (<paramref name="dt"/>
+    /// [batch, length, nheads]) to the retention.
     /// </summary>
-    internal void Advance(Tensor? finalState, Tensor dt, Tensor a)
+    internal void Advance(Tensor finalState, Tensor dt, Tensor a)
     {
-        if (finalState is not null) SsmState.CopyFrom(finalState);
+        SsmState.CopyFrom(finalState);
         Elementwise.Axpy(1f, Elementwise.Mul(Reductions.Sum(dt, 1), a), LogRetention);
         Tokens += dt.Size(1);
     }
+
+    /// <summary>After a fused one-token step that already updated <see cref="SsmState"/> and <see cref="LogRetention"/> in place.</summary>
+    internal void SteppedInPlace() => Tokens++;
 
     /// <summary>Releases the state tensors.</summary>
     public void Dispose()

@@ -72,10 +72,13 @@ public static class SsdScan
     /// [heads], <paramref name="B"/> and <paramref name="C"/> [batch, groups, state], <paramref name="D"/> [heads] or
     /// null. Δ = <paramref name="dt"/> (already positive) when <paramref name="dtBias"/> is null; with
     /// <paramref name="dtBias"/> [heads], <paramref name="dt"/> holds the raw values and Δ = softplus(dt + dtBias) is
-    /// formed in the kernel (mamba_ssm's selective_state_update with dt_bias and dt_softplus). Returns y
-    /// [batch, heads, headdim]. Equals <see cref="Forward"/> over a sequence of length 1 with the state as initial state.
+    /// formed in the kernel (mamba_ssm's selective_state_update with dt_bias and dt_softplus). With
+    /// <paramref name="logDecaySum"/> [batch, heads], the step's log-decay Δ·a_h is added to it in the same kernel (its
+    /// running sum is the log-retention of the first token, for state diagnostics). Returns y [batch, heads, headdim].
+    /// Equals <see cref="Forward"/> over a sequence of length 1 with the state as initial state.
     /// </summary>
-    public static Tensor Step(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D, Tensor? dtBias = null)
+    public static Tensor Step(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D, Tensor? dtBias = null,
+        Tensor? logDecaySum = null)
     {
         const string op = "SsdScan.Step";
         ArgumentNullException.ThrowIfNull(state);
@@ -93,12 +96,13 @@ public static class SsdScan
             $"heads ({heads}, dimension 1 of x) must be a multiple of groups ({groups}, dimension 1 of B).");
         if (D is not null) CheckTensor(op, x, D, "D", new[] { heads }, "[heads]");
         if (dtBias is not null) CheckTensor(op, x, dtBias, "dtBias", new[] { heads }, "[heads]");
+        if (logDecaySum is not null) CheckTensor(op, x, logDecaySum, "logDecaySum", new[] { batch, heads }, "[batch, heads]");
         CheckTensor(op, x, state, "state", new[] { batch, heads, headdim, n }, "[batch, heads, headdim, state]");
-        var d = new SsdStepDims(batch, heads, headdim, groups, n, D is not null, dtBias is not null);
+        var d = new SsdStepDims(batch, heads, headdim, groups, n, D is not null, dtBias is not null, logDecaySum is not null);
         var y = Tensor.Empty(x.Shape, DType.Float32, x.Device);
         if (y.Length == 0) return y;
-        if (x.Device.IsIlgpu) SsdStepGpu.Step(d, state, x, dt, a, B, C, D, dtBias, y);
-        else SsdStepCpu.Step(d, state, x, dt, a, B, C, D, dtBias, y);
+        if (x.Device.IsIlgpu) SsdStepGpu.Step(d, state, x, dt, a, B, C, D, dtBias, logDecaySum, y);
+        else SsdStepCpu.Step(d, state, x, dt, a, B, C, D, dtBias, logDecaySum, y);
         return y;
     }
 
@@ -219,13 +223,14 @@ internal readonly struct SsdDims
 /// <summary>Sizes of one <see cref="SsdScan.Step"/> (also the ILGPU kernel's parameter block).</summary>
 internal readonly struct SsdStepDims
 {
-    public readonly int Batch, Heads, HeadDim, Groups, State, HasD, HasDtBias;
+    public readonly int Batch, Heads, HeadDim, Groups, State, HasD, HasDtBias, HasLogDecaySum;
 
-    public SsdStepDims(int batch, int heads, int headdim, int groups, int state, bool hasD, bool hasDtBias)
+    public SsdStepDims(int batch, int heads, int headdim, int groups, int state, bool hasD, bool hasDtBias, bool hasLogDecaySum)
     {
         Batch = batch; Heads = heads; HeadDim = headdim; Groups = groups; State = state;
         HasD = hasD ? 1 : 0;
         HasDtBias = hasDtBias ? 1 : 0;
+        HasLogDecaySum = hasLogDecaySum ? 1 : 0;
     }
 
     /// <summary>Group of head <paramref name="h"/>.</summary>

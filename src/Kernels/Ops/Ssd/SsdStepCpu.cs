@@ -7,8 +7,8 @@ namespace Ssm.Kernels;
 /// <summary>
 /// Managed CPU implementation of <see cref="SsdScan.Step"/> (mamba_ssm's selective_state_update for Mamba-2's scalar
 /// decay): per (batch, head), Δ = softplus(dt + dt_bias) or dt, decay = exp(Δ a), and for each row p of the state
-/// s[p, :] ← decay·s[p, :] + (Δ x_p)·B, y_p = s[p, :]·C + D x_p — one pass over the state, vectorized over the state
-/// dimension, parallel over (batch, head).
+/// s[p, :] ← decay·s[p, :] + (Δ x_p)·B, y_p = s[p, :]·C + D x_p, and optionally logDecaySum += Δ a — one pass over the
+/// state, vectorized over the state dimension, parallel over (batch, head).
 /// </summary>
 internal static class SsdStepCpu
 {
@@ -16,7 +16,7 @@ internal static class SsdStepCpu
     private const int FloatsPerChunk = 1 << 15;
 
     public static void Step(SsdStepDims d, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D,
-        Tensor? dtBias, Tensor y)
+        Tensor? dtBias, Tensor? logDecaySum, Tensor y)
     {
         float[] ss = state.Data, xs = x.Data, dts = dt.Data, As = a.Data, Bs = B.Data, Cs = C.Data, ys = y.Data;
         int so = state.Offset, xo = x.Offset, dto = dt.Offset, ao = a.Offset, bo = B.Offset, co = C.Offset, yo = y.Offset;
@@ -28,6 +28,7 @@ internal static class SsdStepCpu
                 int b = bh / d.Heads, h = bh % d.Heads, bc = (b * d.Groups + d.Group(h)) * N;
                 float delta = d.Delta(dts[dto + bh], dtBias is null ? 0f : dtBias.Data[dtBias.Offset + h]);
                 float decay = MathF.Exp(delta * As[ao + h]), dh = D is null ? 0f : D.Data[D.Offset + h];
+                if (logDecaySum is not null) logDecaySum.Data[logDecaySum.Offset + bh] += delta * As[ao + h];
                 for (int p = 0; p < P; p++)
                 {
                     float xp = xs[xo + bh * P + p];

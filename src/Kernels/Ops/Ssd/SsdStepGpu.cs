@@ -3,10 +3,10 @@ using ILGPU.Runtime;
 
 namespace Ssm.Kernels;
 
-/// <summary>Views the <see cref="SsdScan.Step"/> kernel reads and writes (D and DtBias are placeholders when absent).</summary>
+/// <summary>Views the <see cref="SsdScan.Step"/> kernel reads and writes (D, DtBias and LogDecaySum are placeholders when absent).</summary>
 internal struct SsdStepViews
 {
-    public ArrayView<float> State, X, Dt, A, B, C, D, DtBias, Y;
+    public ArrayView<float> State, X, Dt, A, B, C, D, DtBias, LogDecaySum, Y;
 }
 
 /// <summary>
@@ -28,6 +28,7 @@ internal static class SsdStepGpu
         int b = bh / d.Heads, h = bh % d.Heads, p = block * rowsPerGroup + tid / threadsPerRow, lane = tid % threadsPerRow;
         var red = SharedMemory.GetDynamic<float>();
         float delta = d.Delta(v.Dt[bh], d.HasDtBias != 0 ? v.DtBias[h] : 0f), decay = MathF.Exp(delta * v.A[h]);
+        if (d.HasLogDecaySum != 0 && block == 0 && tid == 0) v.LogDecaySum[bh] += delta * v.A[h];
         float acc = 0f;
         if (p < P)
         {
@@ -51,7 +52,7 @@ internal static class SsdStepGpu
     }
 
     public static void Step(SsdStepDims d, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor B, Tensor C, Tensor? D,
-        Tensor? dtBias, Tensor y)
+        Tensor? dtBias, Tensor? logDecaySum, Tensor y)
     {
         var dev = (IlgpuDevice)x.Device;
         int group = 1, team = 1;
@@ -63,7 +64,7 @@ internal static class SsdStepGpu
         var views = new SsdStepViews
         {
             State = state.View, X = x.View, Dt = dt.View, A = a.View, B = B.View, C = C.View,
-            D = (D ?? a).View, DtBias = (dtBias ?? a).View, Y = y.View,
+            D = (D ?? a).View, DtBias = (dtBias ?? a).View, LogDecaySum = (logDecaySum ?? a).View, Y = y.View,
         };
         var config = new KernelConfig(d.Batch * d.Heads * blocks, group, SharedMemoryConfig.RequestDynamic<float>(group));
         dev.Kernel<Action<KernelConfig, SsdStepDims, SsdStepViews, int>>(StepKernel,
