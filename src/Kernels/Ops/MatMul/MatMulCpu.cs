@@ -25,11 +25,14 @@ internal static unsafe class MatMulCpu
     private const int MCMax = 144;
     /// <summary>Most columns of a packed B block.</summary>
     private const int NCMax = 4096;
-    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it) …</summary>
-    private const int PackedBMax = 1 << 20;
+    /// <summary>Most floats of packed B at once (K×NC ≤ 4 MiB: stays in L3 while every row block streams it; the 16 floats
+    /// of alignment slack keep the buffer in the 4 MiB size class) …</summary>
+    private const int PackedBMax = (1 << 20) - 16;
     /// <summary>… unless that leaves fewer columns than this (K &gt; 1024): then A's packing, redone for every column block,
-    /// costs more than B's cache misses (one thread, dW = gᵀ·x at K = 4096, M 3352, N 768: 133 → 118 ms).</summary>
+    /// costs more than B's cache misses (one thread, dW = gᵀ·x at K = 4096, M 3352, N 768: 133 → 118 ms) …</summary>
     private const int NCMin = 1024;
+    /// <summary>… as long as packed B stays within 16 MiB (deeper products get fewer columns: the buffer stays bounded).</summary>
+    private const int PackedBDeepMax = (1 << 22) - 16;
     /// <summary>Products with fewer multiply-adds (M·N·K) run on one thread (a parallel region costs microseconds).</summary>
     private const long ParallelWork = 1L << 20;
     /// <summary>Most rows of A in x·Wᵀ products run as register-tiled dot products without packing W.</summary>
@@ -106,9 +109,10 @@ internal static unsafe class MatMulCpu
         }
         int mc = Ceil(Ceil(m, mBlocks), mr) * mr;
         mBlocks = Ceil(m, mc);
-        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats, but at least NCMin columns:
-        // every packed A block is used against the block's columns only, so narrower blocks repack A too often).
-        int ncMax = Math.Max(nr, Math.Min(NCMax, Math.Max(NCMin, PackedBMax / k) / nr * nr));
+        // Column blocks: all of op(B)[:, block] is packed at once (at most PackedBMax floats, but up to NCMin columns within
+        // PackedBDeepMax: every packed A block is used against the block's columns only, so narrow blocks repack A often).
+        int columns = Math.Max(PackedBMax / k, Math.Min(NCMin, PackedBDeepMax / k));
+        int ncMax = Math.Max(nr, Math.Min(NCMax, columns / nr * nr));
         int slices = Ceil(k, KC);
         var bBuffer = Rent(k * Math.Min(ncMax, Ceil(n, nr) * nr));
         try
@@ -543,7 +547,8 @@ internal static unsafe class MatMulCpu
     /// <summary>A pinned buffer with room for <paramref name="floats"/> floats after 64-byte alignment.</summary>
     private static float[] Rent(int floats)
     {
-        int sizeClass = Math.Max(12, 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(floats + 15)));
+        // The smallest power of two that holds the floats and 15 of alignment slack.
+        int sizeClass = Math.Max(12, 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(floats + 15 - 1)));
         return Buffers[sizeClass].TryTake(out var buffer)
             ? buffer
             : GC.AllocateUninitializedArray<float>(1 << sizeClass, pinned: true);
