@@ -280,8 +280,8 @@ internal static unsafe class SsdScanCpu
             {
                 float* cbT = pb, mT = pb + TT, cT = pb + 2 * TT;
                 float* Bc = pB + bo + d.BC(b, t0, g), Cc = pC + co + d.BC(b, t0, g);
-                SmallGemm.Multiply(T, T, N, new Strided(Bc, rowBC), new Strided(Cc, rowBC).T, cbT, T, accumulate: false); // cbT[j, i] = B_j·C_i
                 TransposeRows(Cc, rowBC, T, N, cT);
+                SmallGemm.Multiply(T, T, N, new Strided(Bc, rowBC), new Strided(cT, T), cbT, T, accumulate: false); // cbT[j, i] = B_j·C_i
                 for (int h = g * d.HeadsPerGroup; h < (g + 1) * d.HeadsPerGroup; h++)
                 {
                     HeadRows(d, cum, dts, dto, b, h, c, cumRow, dtRow);
@@ -331,8 +331,8 @@ internal static unsafe class SsdScanCpu
                 float* cb = pb, G = cb + TT, E = G + TT, W = E + TT, bT = W + TT, hN = bT + N * T, R = hN + N * T, xw = R + P * T;
                 float* Bc = pB + bo + d.BC(b, t0, g), Cc = pC + co + d.BC(b, t0, g);
                 float* dBc = pdB + dBo + d.BC(b, t0, g), dCc = pdC + dCo + d.BC(b, t0, g);
-                SmallGemm.Multiply(T, T, N, new Strided(Cc, rowBC), new Strided(Bc, rowBC).T, cb, T, accumulate: false); // C_i·B_j
                 TransposeRows(Bc, rowBC, T, N, bT);
+                SmallGemm.Multiply(T, T, N, new Strided(Cc, rowBC), new Strided(bT, T), cb, T, accumulate: false); // C_i·B_j
                 for (int t = 0; t < T; t++)
                 {
                     new Span<float>(dBc + (long)t * rowBC, N).Clear();
