@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using Ssm.Hybrid;
 using Ssm.Kernels;
 using Ssm.Mamba;
@@ -13,12 +12,9 @@ namespace Ssm.Benchmarks;
 /// causal attention in the last layer and a 256-key sliding window in the others. Forward + loss (no grad) and one
 /// training step (forward + cross-entropy + backward) against L; reports K tokens/s.
 /// </summary>
-[MemoryDiagnoser]
-[Config(typeof(TokensConfig))]
-public class HybridLMBenchmarks
+[Config(typeof(ThroughputConfig<HybridLMBenchmarks>))]
+public class HybridLMBenchmarks : LanguageModelBenchmark
 {
-    private LanguageModelWorkload _w = null!;
-
     public static IEnumerable<int> Lengths => Program.Smoke ? new[] { 16 } : new[] { 1024, 4096 };
 
     [Params("interleaved", "mixed-span")]
@@ -27,8 +23,7 @@ public class HybridLMBenchmarks
     [ParamsSource(nameof(Lengths))]
     public int Length { get; set; }
 
-    [GlobalSetup]
-    public void Setup()
+    protected override LanguageModelWorkload CreateWorkload()
     {
         int d = Program.Smoke ? 16 : 256, heads = Program.Smoke ? 2 : 4, layers = 4, vocab = Program.Smoke ? 11 : 256;
         int window = Program.Smoke ? 4 : 256, chunk = Program.Smoke ? 8 : 64, state = Program.Smoke ? 8 : 64;
@@ -44,28 +39,6 @@ public class HybridLMBenchmarks
             Mamba = new Mamba2Config { DModel = d, DState = state, HeadDim = d / heads, ChunkSize = chunk },
             Attention = new AttentionConfig { DModel = d, NumHeads = heads, HeadDim = d / heads, Mask = AttentionMask.Causal },
         };
-        _w = new LanguageModelWorkload(new HybridLM(config, new Rng(1), Device.Cpu), 1, Length, vocab);
-    }
-
-    [Benchmark]
-    public float Forward()
-    {
-        _w.Forward();
-        return _w.Loss;
-    }
-
-    [Benchmark]
-    public float ForwardBackward()
-    {
-        _w.ForwardBackward();
-        return _w.Loss;
-    }
-
-    [GlobalCleanup]
-    public void Cleanup() => _w.Dispose();
-
-    private sealed class TokensConfig : ManualConfig
-    {
-        public TokensConfig() => AddColumn(new ThroughputColumn("Ktok/s", c => ThroughputColumn.Param<int>(c, nameof(Length)) * 1e6));
+        return new LanguageModelWorkload(new HybridLM(config, new Rng(1), Device.Cpu), 1, Length, vocab);
     }
 }

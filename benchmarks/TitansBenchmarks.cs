@@ -131,12 +131,9 @@ public class NeuralMemoryBenchmarks
 /// 128, segment 64, memory chunk 16, vocabulary 256): forward + loss, and one training step's forward + cross-entropy +
 /// backward, against the sequence length; reports K tokens/s. The compare case titans_models sweeps L up to 16K.
 /// </summary>
-[MemoryDiagnoser]
-[Config(typeof(TokensConfig))]
-public class TitansModelBenchmarks
+[Config(typeof(ThroughputConfig<TitansModelBenchmarks>))]
+public class TitansModelBenchmarks : LanguageModelBenchmark
 {
-    private LanguageModelWorkload _w = null!;
-
     public static IEnumerable<int> Lengths => Program.Smoke ? new[] { 8 } : new[] { 1024, 2048 };
 
     [Params(TitansVariant.Mac, TitansVariant.Mag, TitansVariant.Mal)]
@@ -145,30 +142,7 @@ public class TitansModelBenchmarks
     [ParamsSource(nameof(Lengths))]
     public int Length { get; set; }
 
-    [GlobalSetup]
-    public void Setup() => _w = (Program.Smoke
+    protected override LanguageModelWorkload CreateWorkload() => (Program.Smoke
         ? new TitansModelShape(Variant, 1, Length, 16, 1, 2, Window: 4, Segment: 4, Chunk: 2, Vocab: 11)
         : new TitansModelShape(Variant, 1, Length, 256, 2, 4, Window: 128, Segment: 64, Chunk: 16, Vocab: 256)).Workload();
-
-    [Benchmark]
-    public float Forward()
-    {
-        _w.Forward();
-        return _w.Loss;
-    }
-
-    [Benchmark]
-    public float ForwardBackward()
-    {
-        _w.ForwardBackward();
-        return _w.Loss;
-    }
-
-    [GlobalCleanup]
-    public void Cleanup() => _w.Dispose();
-
-    private sealed class TokensConfig : ManualConfig
-    {
-        public TokensConfig() => AddColumn(new ThroughputColumn("Ktok/s", c => ThroughputColumn.Param<int>(c, nameof(Length)) * 1e6));
-    }
 }
