@@ -39,7 +39,9 @@ _where = None
 
 
 def _matches(s):
-    if _max_tokens is not None and s.get("batch", 1) * s.get("length", 1) > _max_tokens:
+    # Token count as the .NET side counts it (CompareHarness.ShapeList): batch or b, times length or l.
+    tokens = s.get("batch", s.get("b", 1)) * s.get("length", s.get("l", 1))
+    if _max_tokens is not None and tokens > _max_tokens:
         return False
     return _where is None or all(k not in s or json.dumps(s[k]).strip('"') == v for k, v in _where.items())
 
