@@ -9,7 +9,7 @@ using Ssm.Benchmarks.Profile;
 namespace Ssm.Benchmarks;
 
 /// <summary>
-/// Entry point. Seven modes:
+/// Entry point. Its modes:
 /// <list type="bullet">
 /// <item><c>[BenchmarkDotNet args]</c>: the BenchmarkDotNet switcher over every benchmark class (e.g. <c>--filter *Gemm*</c>).</item>
 /// <item><c>compare CASE.. [--threads N] [--reps R] [--round I] [--json FILE] [--small]</c>: the side-by-side harness
