@@ -147,12 +147,15 @@ public sealed class TruncatedBpttTests
     }
 
     [Fact]
-    public void ModelsWithoutStateAreRefused()
+    public void ModelsWithoutATrainableStateAreRefused()
     {
         var options = new TrainOptions { Length = 10, Steps = 1, Batch = 2, TbpttSegments = 2 };
         var dir = Path.Combine(Path.GetTempPath(), $"ssm-tbptt-{Guid.NewGuid():N}");
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Passkey, ModelFactory.Create(Spec("mlp"), new Rng(1), Device.Cpu), options, Device.Cpu, dir).Run());
         Assert.Contains("no recurrent state", e.Message);
+        // LongVQ carries a state only at inference (its cached forward steps token by token without autograd).
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Passkey, ModelFactory.Create(Spec("longvq"), new Rng(1), Device.Cpu), options, Device.Cpu, dir).Run());
+        Assert.Contains("only at inference", e.Message);
         Assert.Contains("--tbptt-segments", Assert.Throws<ArgumentException>(() => (options with { TbpttSegments = 0 }).Validate()).Message);
     }
 }

@@ -208,8 +208,13 @@ public sealed class Trainer
                 using (Autograd.NoGrad()) _model.Logits(segment, _device, cache);
                 continue;
             }
-            var l = F.CrossEntropy(_model.Logits(segment, _device, cache), Tensor.From(segment.Targets, new[] { segment.Targets.Length }, _device), reduction: "sum");
-            F.Scale(l, (float)(1.0 / total)).Backward();
+            var logits = _model.Logits(segment, _device, cache);
+            if (!logits.RequiresGrad)
+                throw new ArgumentException($"--tbptt-segments: model '{_model.Spec.Name}' continues a cached state only at inference (no gradients through its state-carrying forward); truncated BPTT needs one that trains through it (e.g. mamba2, s4d, transformer).");
+            var l = F.CrossEntropy(logits, Tensor.From(segment.Targets, new[] { segment.Targets.Length }, _device), reduction: "sum");
+            var share = F.Scale(l, (float)(1.0 / total));
+            // An auxiliary loss (e.g. a VQ commitment loss) counts once per step, as in Backward: its mean over the segments.
+            (_model.AuxiliaryLoss is { } aux ? F.Add(share, F.Scale(aux, 1f / segments.Length)) : share).Backward();
             sum += l.Item();
         }
         return total == 0 ? 0 : sum / total;
