@@ -35,7 +35,7 @@ internal static class EvalCommand
             Trainer.LoadModel(model, Trainer.CheckpointDir(dir), dev);
             var m = StateMitigation.Parse(r.GetValue(mitigation)!);
             if (!m.IsNone) ModelFactory.Mamba2Of(model).Mitigation = m;
-            var lengths = TrainCommand.ParseLengths(r.GetValue(len));
+            var lengths = TrainCommand.ParseLengths(r.GetValue(len), "--len");
             if (lengths.Length == 0) lengths = new[] { config.Training.Length };
             var table = new Table().Border(TableBorder.Rounded).Title($"[bold]eval {Markup.Escape(taskName)} · {Markup.Escape(config.Model.Name)}{(m.IsNone ? "" : " · " + Markup.Escape(m.ToString()))}[/]");
             table.AddColumn("length"); table.AddColumn("loss"); table.AddColumn(t.MetricName);

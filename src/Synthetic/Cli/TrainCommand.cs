@@ -89,7 +89,7 @@ internal static class TrainCommand
                         Length = r.GetValue(len), Steps = r.GetValue(steps), Batch = r.GetValue(batch), Lr = r.GetValue(lr), SsmLr = r.GetValue(ssmLr),
                         WeightDecay = r.GetValue(wd), Warmup = r.GetValue(warmup), Schedule = r.GetValue(schedule)!, MinLrRatio = r.GetValue(minLr),
                         ClipNorm = r.GetValue(clip), EvalEvery = r.GetValue(evalEvery), EvalBatches = r.GetValue(evalBatches),
-                        EvalLengths = ParseLengths(r.GetValue(evalLengths)), Patience = r.GetValue(patience), TargetMetric = r.GetValue(target),
+                        EvalLengths = ParseLengths(r.GetValue(evalLengths), "--eval-lengths"), Patience = r.GetValue(patience), TargetMetric = r.GetValue(target),
                         TbpttSegments = r.GetValue(tbptt), CheckpointEvery = r.GetValue(ckptEvery), Seed = r.GetValue(seed),
                     },
                 };
@@ -104,7 +104,7 @@ internal static class TrainCommand
         return cmd;
     }
 
-    internal static int[] ParseLengths(string? text, string option = "--eval-lengths") => string.IsNullOrWhiteSpace(text) ? Array.Empty<int>()
+    internal static int[] ParseLengths(string? text, string option) => string.IsNullOrWhiteSpace(text) ? Array.Empty<int>()
         : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out var v) && v > 0 ? v : throw new ArgumentException($"{option}: '{s}' is not a positive integer.")).ToArray();
 

@@ -21,7 +21,7 @@ public static class ModelFactory
         ["titans-mag"] = ("Titans, memory as gate (sliding-window attention ⊗ neural memory)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mag)),
         ["titans-mal"] = ("Titans, memory as layer (neural memory then sliding-window attention)", (s, r, d) => BuildTitans(s, r, d, TitansVariant.Mal)),
         ["transformer"] = ("Transformer LM (pre-norm, RoPE, SwiGLU, mamba_ssm MHA layout) / mean-pooled classifier", BuildTransformer),
-        ["hybrid"] = ("Jamba-style hybrid: Mamba-2 layers with attention every 4th layer (pattern MMMA…)", BuildHybrid),
+        ["hybrid"] = ("Jamba-style hybrid: Mamba-2 layers with attention as the last of every 4 (MMMA…; with fewer than 4 layers, the last layer)", BuildHybrid),
         ["longvq"] = ("LongVQ: damped-EMA SSM branch + linear-time VQ codebook attention (MEGA-style gated blocks)", BuildLongVQ),
     };
 
