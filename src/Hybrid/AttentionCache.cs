@@ -87,13 +87,6 @@ public sealed class AttentionCache : IDisposable
     /// <summary>The last d_conv inputs of the q/k/v convolution [batch, qkv dim, d_conv], or null without one.</summary>
     public Tensor? ConvState { get; }
 
-    /// <summary>Forgets every token (the buffers keep their size).</summary>
-    public void Reset()
-    {
-        Position = 0;
-        ConvState?.Zero();
-    }
-
     /// <summary>Releases the buffers.</summary>
     public void Dispose()
     {
