@@ -129,9 +129,6 @@ internal static class CompareHarness
     /// </summary>
     private const double WarmSeconds = 1.0;
 
-    /// <summary>Median wall time (seconds) of <paramref name="reps"/> calls after a warm-up.</summary>
-    public static double Measure(Action run, int reps) => MeasureWithCpu(run, reps).Wall;
-
     /// <summary>
     /// Medians of the wall time and of the process CPU time (all threads; seconds) of <paramref name="reps"/> calls after
     /// a warm-up. On a loaded machine the CPU time of a one-thread run barely depends on the load, unlike the wall time.
@@ -153,18 +150,19 @@ internal static class CompareHarness
         return (Median(times), Median(cpu));
     }
 
-    private static TimeSpan ProcessCpu()
+    /// <summary>CPU time of this process so far (all threads).</summary>
+    internal static TimeSpan ProcessCpu()
     {
         using var self = Process.GetCurrentProcess();
         return self.TotalProcessorTime;
     }
 
-    /// <summary>The median of a non-empty list.</summary>
+    /// <summary>The median of the values (NaN when there are none).</summary>
     public static double Median(IEnumerable<double> values)
     {
         var s = values.Order().ToArray();
         int n = s.Length;
-        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+        return n == 0 ? double.NaN : n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     }
 
     /// <summary>Shapes with batch × length ("batch"/"b" × "length"/"l") above this are skipped (<c>--max-tokens</c>); null: no limit.</summary>

@@ -20,7 +20,7 @@ internal static class CompareReport
     {
         public List<double> Ms { get; } = new();
         public List<double> PeakMb { get; } = new();
-        public double MedianMs => Median(Ms);
+        public double MedianMs => CompareHarness.Median(Ms);
         public double? PeakMbMax => PeakMb.Count > 0 ? PeakMb.Max() : null;
     }
 
@@ -157,10 +157,4 @@ internal static class CompareReport
 
     // "causal_fwd_bwd" → "causal fwd+bwd", "forward_backward" → "fwd+bwd".
     private static string Pretty(string name) => Regex.Replace(name.Replace("forward", "fwd").Replace("backward", "bwd"), "fwd_bwd", "fwd+bwd").Replace('_', ' ');
-
-    internal static double Median(List<double> values)
-    {
-        var s = values.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : 0.5 * (s[s.Count / 2 - 1] + s[s.Count / 2]);
-    }
 }

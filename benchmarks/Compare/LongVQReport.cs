@@ -69,9 +69,9 @@ internal static class LongVQReport
         string opShape = "B=1 H=4 D=64";
         LogLogPlot.Save(Path.Combine(outDir, "longvq-time.png"),
             $"Codebook (LongVQ) vs full causal attention: process CPU time vs L ({opShape}, 2 threads)", "sequence length L",
-            "CPU time per call (s, both threads)", Lines(ops, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
+            "CPU time per call (s, both threads)", Lines(ops, p => CompareHarness.Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
         LogLogPlot.Save(Path.Combine(outDir, "longvq-wall.png"), $"Codebook (LongVQ) vs full causal attention: wall time vs L ({opShape})",
-            "sequence length L", "wall time per call (s)", Lines(ops, p => Median(p.Ms) / 1e3, extrapolate: true), Guides);
+            "sequence length L", "wall time per call (s)", Lines(ops, p => CompareHarness.Median(p.Ms) / 1e3, extrapolate: true), Guides);
         LogLogPlot.Save(Path.Combine(outDir, "longvq-memory.png"),
             $"Codebook vs full causal attention: working set vs L (peak − start resident memory, {opShape})", "sequence length L",
             "working set (MiB)", Lines(ops.Where(s => s.Name != "vq_fwd").ToList(), p => p.WorkingMb.Count > 0 ? p.WorkingMb.Max() : double.NaN, extrapolate: false), Guides);
@@ -79,7 +79,7 @@ internal static class LongVQReport
         if (layers.Count > 0)
             LogLogPlot.Save(Path.Combine(outDir, "longvq-layer-time.png"),
                 "LongVQ layer vs transformer block (d_model 256, 4 heads): process CPU time vs L", "sequence length L",
-                "CPU time per call (s, both threads)", Lines(layers, p => Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
+                "CPU time per call (s, both threads)", Lines(layers, p => CompareHarness.Median(p.CpuMs.Count > 0 ? p.CpuMs : p.Ms) / 1e3, extrapolate: true), Guides);
         Console.Error.WriteLine($"longvq-report: wrote longvq-time.png, longvq-wall.png, longvq-memory.png{(layers.Count > 0 ? ", longvq-layer-time.png" : "")} in {outDir}");
         return 0;
     }
@@ -120,7 +120,7 @@ internal static class LongVQReport
     private static (double Ms, bool Extrapolated)? Time(Series? s, int l, bool cpu = false)
     {
         if (s is null || s.Points.Count == 0) return null;
-        double Value(Point p) => Median(cpu && p.CpuMs.Count > 0 ? p.CpuMs : p.Ms);
+        double Value(Point p) => CompareHarness.Median(cpu && p.CpuMs.Count > 0 ? p.CpuMs : p.Ms);
         if (s.Points.TryGetValue(l, out var p)) return (Value(p), false);
         var last = s.Points.Values.Last();
         if (!s.Full || l < last.L) return null;
@@ -137,7 +137,7 @@ internal static class LongVQReport
         ? p.WorkingMb.Max().ToString("F0", CultureInfo.InvariantCulture) : "–";
 
     private static string Cpu(Series? s, int l) => s is not null && s.Points.TryGetValue(l, out var p) && p.CpuMs.Count > 0
-        ? Median(p.CpuMs).ToString(Median(p.CpuMs) >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture) : "–";
+        ? CompareHarness.Median(p.CpuMs).ToString(CompareHarness.Median(p.CpuMs) >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture) : "–";
 
     private static Series? Find(List<Series> all, string kase, string name, string config = "")
         => all.FirstOrDefault(s => s.Case == kase && s.Name == name && s.Config == config);
@@ -237,15 +237,9 @@ internal static class LongVQReport
     private static double Slope(List<Point> points, bool cpu)
     {
         var xs = points.Select(p => Math.Log(p.L)).ToArray();
-        var ys = points.Select(p => Math.Log(Median(cpu && p.CpuMs.Count > 0 ? p.CpuMs : p.Ms))).ToArray();
+        var ys = points.Select(p => Math.Log(CompareHarness.Median(cpu && p.CpuMs.Count > 0 ? p.CpuMs : p.Ms))).ToArray();
         double mx = xs.Average(), my = ys.Average();
         double sxy = xs.Zip(ys).Sum(t => (t.First - mx) * (t.Second - my)), sxx = xs.Sum(x => (x - mx) * (x - mx));
         return sxy / sxx;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : 0.5 * (s[s.Count / 2 - 1] + s[s.Count / 2]);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ssm.Kernels;
+using Ssm.Benchmarks.Compare;
 using Ssm.Mamba;
 
 namespace Ssm.Benchmarks.Profile;
@@ -207,10 +208,10 @@ internal static class Mamba2Profile
 
         public void Time(string phase, Action body)
         {
-            var c0 = ProcessCpu();
+            var c0 = CompareHarness.ProcessCpu();
             long t0 = Stopwatch.GetTimestamp();
             body();
-            double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds, cpu = (ProcessCpu() - c0).TotalMilliseconds;
+            double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds, cpu = (CompareHarness.ProcessCpu() - c0).TotalMilliseconds;
             if (!_rounds.ContainsKey(phase))
             {
                 _order.Add(phase);
@@ -235,12 +236,6 @@ internal static class Mamba2Profile
 
         private static bool IsTotal(string phase) => phase.StartsWith("total", StringComparison.Ordinal);
 
-        private static TimeSpan ProcessCpu()
-        {
-            using var self = Process.GetCurrentProcess();
-            return self.TotalProcessorTime;
-        }
-
         private void Flush()
         {
             foreach (var (phase, t) in _current) _rounds[phase].Add(t);
@@ -250,25 +245,19 @@ internal static class Mamba2Profile
         public void Print()
         {
             Flush();
-            static double Median(IEnumerable<double> v)
-            {
-                var s = v.OrderBy(x => x).ToArray();
-                if (s.Length == 0) return double.NaN;
-                return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
-            }
             var phases = _order.Where(p => !IsTotal(p)).ToList();
-            double sumWall = phases.Sum(p => Median(_rounds[p].Select(t => t.Wall)));
-            double sumCpu = phases.Sum(p => Median(_rounds[p].Select(t => t.Cpu)));
+            double sumWall = phases.Sum(p => CompareHarness.Median(_rounds[p].Select(t => t.Wall)));
+            double sumCpu = phases.Sum(p => CompareHarness.Median(_rounds[p].Select(t => t.Cpu)));
             Console.WriteLine("| phase | median wall ms | median CPU ms | % of phases (CPU) |");
             Console.WriteLine("|---|---:|---:|---:|");
             foreach (var p in phases)
             {
-                double w = Median(_rounds[p].Select(t => t.Wall)), c = Median(_rounds[p].Select(t => t.Cpu));
+                double w = CompareHarness.Median(_rounds[p].Select(t => t.Wall)), c = CompareHarness.Median(_rounds[p].Select(t => t.Cpu));
                 Console.WriteLine($"| {p} | {w:F3} | {c:F3} | {100 * c / sumCpu:F1}% |");
             }
             Console.WriteLine($"| sum of phases | {sumWall:F3} | {sumCpu:F3} | |");
             foreach (var p in _order.Where(IsTotal))
-                Console.WriteLine($"| {p} | {Median(_rounds[p].Select(t => t.Wall)):F3} | {Median(_rounds[p].Select(t => t.Cpu)):F3} | |");
+                Console.WriteLine($"| {p} | {CompareHarness.Median(_rounds[p].Select(t => t.Wall)):F3} | {CompareHarness.Median(_rounds[p].Select(t => t.Cpu)):F3} | |");
         }
     }
 }
