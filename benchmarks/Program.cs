@@ -29,7 +29,7 @@ namespace Ssm.Benchmarks;
 /// <item><c>gpu [--out FILE] [--tiny] [--reps R]</c>: CUDA parity checks of every op family against the CPU backend and
 /// GPU timings of the main kernels, as JSON (<see cref="GpuRunner"/>; benchmarks/gpu/run.sh on the GPU machine).</item>
 /// <item><c>--smoke</c>: every BenchmarkDotNet class at tiny sizes (dry job, in process) and every compare case at tiny
-/// sizes (then <c>titans-report</c> over those rows), to keep the benchmarks from rotting; numbers are meaningless.</item>
+/// sizes (then every report mode over those rows), to keep the benchmarks from rotting; numbers are meaningless.</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -56,13 +56,17 @@ public static class Program
                 .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke"));
             var summaries = BenchmarkRunner.Run(typeof(Program).Assembly, config);
             bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
-            // Every compare case at its small shapes, then the Titans report (tables and plots) over those rows.
+            // Every compare case at its small shapes, then every report over those rows.
             var smokeDir = Path.Combine(Path.GetTempPath(), "ssm-benchmarks-smoke", $"compare-{Environment.ProcessId}");
             Directory.CreateDirectory(smokeDir);
             var rows = Path.Combine(smokeDir, "results.jsonl");
             File.Delete(rows);
             int compare = CompareHarness.Run(new[] { "all", "--small", "--reps", "1", "--json", rows });
-            int report = compare == 0 ? TitansReport.Run(new[] { rows, "--out", smokeDir }) : 1;
+            // Every report mode over those rows (tables and plots).
+            string[] reportArgs = { rows, "--out", smokeDir };
+            int report = compare != 0 ? 1
+                : new Func<string[], int>[] { CompareReport.Run, AttentionReport.Run, TitansReport.Run, LongVQReport.Run }
+                    .Select(run => run(reportArgs)).Max();
             return failed || compare != 0 || report != 0 ? 1 : 0;
         }
         // A benchmark that failed to build or run (e.g. BenchmarkDotNet's generated project did not build) fails the process.
